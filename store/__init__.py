@@ -1,0 +1,41 @@
+"""Storage: one interface (`Store`), two implementations (embedded SQLite, Elasticsearch)."""
+
+from __future__ import annotations
+
+from store.base import (
+    BucketCount,
+    ClusterSummary,
+    PostQuery,
+    SearchHit,
+    SearchResult,
+    Store,
+    StoreError,
+    TermCount,
+    UpsertResult,
+)
+from vigie.config import Config
+
+__all__ = [
+    "BucketCount",
+    "ClusterSummary",
+    "PostQuery",
+    "SearchHit",
+    "SearchResult",
+    "Store",
+    "StoreError",
+    "TermCount",
+    "UpsertResult",
+    "open_store",
+]
+
+
+def open_store(config: Config) -> Store:
+    """The store named by `store.backend` in vigie.yaml (or VIGIE_STORE)."""
+    if config.settings.store.backend == "elasticsearch":
+        from store.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore.from_config(config)
+    from store.sqlite import SQLiteStore
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteStore(config.sqlite_path)

@@ -1,0 +1,409 @@
+"""Loading and validating the YAML under `config/`: one line per mistake, naming file, line and key."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+CONFIG_ENV = "VIGIE_CONFIG"
+DATA_ENV = "VIGIE_DATA_DIR"
+ENV_PREFIX = "VIGIE_"
+
+
+class ConfigError(Exception):
+    """A configuration mistake; str() is the one line shown to the user (CLI exit code 2)."""
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """`30s`, `15m`, `2h`, `1d`, `1w`, or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {value!r}")
+    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+"""A timedelta written `30s`, `15m`, `2h`, `1d`, `1w` or as seconds."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- sources.yaml
+
+
+class _SourceBase(_Section):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Unique id: letters, digits, `_`, `.`, `-`.")
+    every: Duration = Field(timedelta(hours=1), description="How often to crawl it.")
+    enabled: bool = True
+    tags: list[str] = Field(default_factory=list, description="Labels copied onto every post of the source.")
+    archive: bool = Field(False, description="Keep each raw response (compressed) as evidence.")
+    max_pages: int | None = Field(None, ge=1, description="Page cap per run (default: crawl.max_pages_per_run).")
+    max_items: int | None = Field(None, ge=1, description="Item cap per run (default: crawl.max_items_per_run).")
+    backfill_pages: int | None = Field(None, ge=1, description="Pages fetched on the first run (default: crawl.backfill_pages).")
+    backfill_days: int | None = Field(None, ge=1, description="On the first run, ignore posts older than this.")
+    base_url: str | None = Field(None, description="Replaces the platform's host (tests, offline demo).")
+
+
+class TelegramSource(_SourceBase):
+    platform: Literal["telegram"]
+    channel: str = Field(pattern=r"^[A-Za-z0-9_]{3,64}$")
+
+
+class MastodonSource(_SourceBase):
+    platform: Literal["mastodon"]
+    instance: str = Field(description="Instance URL, e.g. https://mastodon.social")
+    hashtag: str | None = None
+    account: str | None = Field(None, description="Account handle (`user` or `user@instance`) or numeric id.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> MastodonSource:
+        if (self.hashtag is None) == (self.account is None):
+            raise ValueError("give exactly one of hashtag or account")
+        return self
+
+
+class RedditSource(_SourceBase):
+    platform: Literal["reddit"]
+    subreddit: str | None = None
+    search: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RedditSource:
+        if (self.subreddit is None) == (self.search is None):
+            raise ValueError("give exactly one of subreddit or search")
+        return self
+
+
+class BlueskySource(_SourceBase):
+    platform: Literal["bluesky"]
+    actor: str | None = Field(None, description="Handle or DID.")
+    search: str | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> BlueskySource:
+        if (self.actor is None) == (self.search is None):
+            raise ValueError("give exactly one of actor or search")
+        return self
+
+
+class YoutubeSource(_SourceBase):
+    platform: Literal["youtube"]
+    channel_id: str = Field(pattern=r"^UC[A-Za-z0-9_-]{22}$")
+
+
+class FeedSource(_SourceBase):
+    platform: Literal["feed"]
+    url: str = Field(pattern=r"^https?://")
+
+
+class ForumSelectors(_Section):
+    post: str
+    text: str
+    author: str | None = None
+    date: str | None = None
+    link: str | None = None
+    next: str | None = None
+
+
+class ForumSource(_SourceBase):
+    platform: Literal["forum"]
+    url: str = Field(pattern=r"^https?://")
+    selectors: ForumSelectors
+
+
+Source = Annotated[
+    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource,
+    Field(discriminator="platform"),
+]
+
+
+class SourcesFile(_Section):
+    sources: list[Source] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SourcesFile:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"duplicate source id {source.id!r}")
+            seen.add(source.id)
+        return self
+
+
+# ---------------------------------------------------------------- vigie.yaml
+
+
+class ElasticsearchSettings(_Section):
+    url: str | None = Field(None, description="Cluster URL; VIGIE_ES_URL overrides it. Credentials come only from VIGIE_ES_API_KEY or VIGIE_ES_USER/VIGIE_ES_PASSWORD.")
+    ca_file: str | None = Field(None, description="CA certificate (PEM) to verify the cluster's TLS certificate.")
+    index_prefix: str = "vigie"
+    batch_size: int = Field(500, ge=1)
+    concurrency: int = Field(2, ge=1)
+    request_timeout: float = Field(30.0, gt=0)
+    spool_dir: str = Field("spool", description="Under the data dir: posts wait here while the cluster is unreachable.")
+
+
+class StoreSettings(_Section):
+    backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    sqlite_path: str = Field("vigie.db", description="Relative to the data dir.")
+    batch_size: int = Field(500, ge=1, description="Posts written per batch by the crawl pipeline.")
+    elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+
+
+class CrawlSettings(_Section):
+    user_agent: str = "Vigie/0.1 (public-interest monitoring; +{contact_url})"
+    contact_url: str = "https://github.com/vigie-watch/vigie"
+    timeout: float = Field(30.0, gt=0, description="Seconds before a request is abandoned.")
+    concurrent_requests_per_domain: int = Field(2, ge=1)
+    download_delay: float = Field(1.0, ge=0)
+    autothrottle: bool = True
+    retry_times: int = Field(3, ge=0)
+    max_retry_after: float = Field(600.0, ge=0, description="Longest Retry-After honoured, in seconds; longer waits end the run for that source.")
+    max_pages_per_run: int = Field(20, ge=1)
+    max_items_per_run: int = Field(2000, ge=1)
+    backfill_pages: int = Field(3, ge=1)
+    run_timeout: Duration = Field(timedelta(minutes=15), description="A crawl still running after this is killed.")
+
+
+class LanguageSettings(_Section):
+    detector: Literal["combined", "langdetect", "fasttext", "lingua"] = "combined"
+    languages: list[str] = Field(default_factory=lambda: ["fr", "en", "de", "es", "it", "pt", "nl", "ar", "ru", "pl", "sv", "tr"])
+    min_chars: int = Field(3, ge=0, description="Shorter cleaned texts are `und`.")
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    seed: int = 0
+
+
+class EnrichSettings(_Section):
+    language: LanguageSettings = Field(default_factory=LanguageSettings)
+    duplicate_threshold: float = Field(0.7, gt=0, le=1, description="Jaccard similarity above which two texts are near-copies.")
+    min_duplicate_words: int = Field(8, ge=1, description="Shorter texts get no copy-paste cluster.")
+
+
+class AlertSettings(_Section):
+    check_every: Duration = Field(timedelta(minutes=5))
+    digest_time: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Local time (dashboard.timezone) of the daily digest.")
+    webhook_url: str | None = Field(None, description="Mattermost/Slack-compatible incoming webhook; VIGIE_WEBHOOK_URL overrides it.")
+    outbox_dir: str = Field("outbox", description="Under the data dir: a copy of each sent email (.eml).")
+
+
+class DashboardSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8501, ge=1, le=65535)
+    timezone: str = "Europe/Paris"
+    public_url: str = Field("http://127.0.0.1:8501", description="Base of the links in alert emails.")
+    password_hash: str | None = Field(None, description="scrypt hash from `vigie dashboard hash-password`; VIGIE_DASHBOARD_PASSWORD (plain) or VIGIE_DASHBOARD_PASSWORD_HASH override it.")
+    trust_proxy_auth: bool = Field(False, description="Behind a reverse proxy that authenticates users (see README).")
+
+
+class ScheduleSettings(_Section):
+    jitter: Duration = Field(timedelta(seconds=30))
+    retention: Duration | None = Field(None, description="Delete posts older than this; unset keeps everything.")
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = False
+    file: str | None = Field("logs/vigie.log", description="Under the data dir; rotated.")
+
+
+class Settings(_Section):
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    enrich: EnrichSettings = Field(default_factory=EnrichSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class Config:
+    config_dir: Path
+    data_dir: Path
+    settings: Settings
+    sources: list[Any] = field(default_factory=list)
+
+    def source(self, source_id: str) -> Any:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        known = ", ".join(s.id for s in self.sources) or "none"
+        raise ConfigError(f"{self.config_dir / 'sources.yaml'}: no source with id {source_id!r} (known: {known})")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / self.settings.store.sqlite_path
+
+
+def default_config_dir() -> Path:
+    return Path(os.environ.get(CONFIG_ENV) or "config")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_ENV) or "data")
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """The document and its node tree (for line numbers); a YAML syntax error becomes a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next(((k, v) for k, v in node.value if k.value == part), None)
+            if found is None:
+                break
+            line = found[0].start_mark.line + 1
+            node = found[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            continue
+    return line
+
+
+def _key_path(loc: tuple[Any, ...], data: Any) -> tuple[str, tuple[Any, ...]]:
+    """Readable key path (`sources[2].channel`) without the discriminator step pydantic inserts."""
+    text, real, cursor = "", [], data
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            real.append(part)
+            cursor = cursor[part] if isinstance(cursor, list) and part < len(cursor) else None
+        elif isinstance(cursor, dict) and part not in cursor and part in {"telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum"} and cursor.get("platform") == part:
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+            real.append(part)
+            cursor = cursor.get(part) if isinstance(cursor, dict) else None
+    return text or "(top level)", tuple(real)
+
+
+def format_validation_error(path: Path, error: ValidationError, data: Any, node: yaml.Node | None) -> str:
+    errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
+    key, real = _key_path(tuple(first["loc"]), data)
+    line = _line_of(node, real)
+    where = f"{path}:{line}" if line else str(path)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key" + _known_keys_hint(real[:-1], data)
+    elif kind == "union_tag_invalid":
+        message = f"unknown platform {first['input'].get('platform')!r} (expected one of: telegram, mastodon, reddit, bluesky, youtube, feed, forum)"
+    elif kind == "union_tag_not_found":
+        message = "missing key 'platform'"
+    elif kind == "missing":
+        message = "missing required key"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+    more = len(errors) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {key}: {message}{suffix}"
+
+
+def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:
+    cursor = data
+    for part in parent:
+        try:
+            cursor = cursor[part]
+        except (KeyError, IndexError, TypeError):
+            return ""
+    if isinstance(cursor, dict) and "platform" in cursor and parent and parent[0] == "sources":
+        model = {m.model_fields["platform"].annotation.__args__[0]: m for m in _SOURCE_MODELS}.get(cursor.get("platform"))
+        if model:
+            return f" (expected one of: {', '.join(model.model_fields)})"
+    return ""
+
+
+_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource)
+
+
+def validate_file(path: Path, model: type[BaseModel] | TypeAdapter, data: Any = None, node: yaml.Node | None = None) -> Any:
+    """Validate a YAML file (or already-read data) against a model, raising a one-line ConfigError."""
+    if data is None and node is None:
+        data, node = read_yaml(path)
+    if data is None:
+        data = {}
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(path, exc, data, node)) from None
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """`VIGIE_SECTION__KEY=value` (and deeper `__`) overrides vigie.yaml; values are parsed as YAML scalars."""
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX):].split("__")]
+        cursor = data
+        for part in parts[:-1]:
+            cursor = cursor.setdefault(part, {})
+            if not isinstance(cursor, dict):
+                raise ConfigError(f"environment {name}: {part} is not a section")
+        cursor[parts[-1]] = yaml.safe_load(raw) if raw else None
+    if environ.get("VIGIE_ES_URL"):
+        data.setdefault("store", {}).setdefault("elasticsearch", {})["url"] = environ["VIGIE_ES_URL"]
+    if environ.get("VIGIE_STORE"):
+        data.setdefault("store", {})["backend"] = environ["VIGIE_STORE"]
+    return data
+
+
+def load_config(config_dir: Path | str | None = None, data_dir: Path | str | None = None, environ: dict[str, str] | None = None) -> Config:
+    config_dir = Path(config_dir) if config_dir else default_config_dir()
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    environ = dict(os.environ if environ is None else environ)
+    if not config_dir.is_dir():
+        raise ConfigError(f"{config_dir}: config folder not found (set --config or {CONFIG_ENV})")
+
+    settings_path = config_dir / "vigie.yaml"
+    data, node = read_yaml(settings_path) if settings_path.exists() else ({}, None)
+    if not isinstance(data or {}, dict):
+        raise ConfigError(f"{settings_path}: expected a mapping of sections at the top level")
+    data = _apply_env(dict(data or {}), environ)
+    settings = validate_file(settings_path, Settings, data, node)
+
+    sources_path = config_dir / "sources.yaml"
+    sources: list[Any] = []
+    if sources_path.exists():
+        sources = validate_file(sources_path, SourcesFile).sources
+    return Config(config_dir=config_dir, data_dir=data_dir, settings=settings, sources=sources)

@@ -1,0 +1,222 @@
+"""The records that cross Vigie's boundaries: spiders emit them, enrichment fills them, stores keep them.
+
+Every field of every record is documented here, next to its type, and nowhere else;
+`docs/post-model.md` is generated from these descriptions (`vigie schema --markdown`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Platform = Literal["telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum"]
+PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
+
+_SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC: platforms that omit the zone mean UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def normalise_text(text: str) -> str:
+    """Collapse runs of spaces but keep line breaks (Telegram posts are read line by line)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def post_id(platform: str, native_id: str) -> str:
+    return f"{platform}:{native_id}"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Author(_Record):
+    id: str | None = Field(None, description="The platform's stable id of the account (Mastodon account id, Bluesky DID, Reddit fullname, Telegram channel username).")
+    handle: str | None = Field(None, description="The public handle without the leading @ (`user@instance` on Mastodon, `name.bsky.social` on Bluesky, the channel name on Telegram).")
+    name: str | None = Field(None, description="The display name as shown by the platform; for Telegram, the post's signature when there is one.")
+
+
+class Engagement(_Record):
+    views: int | None = Field(None, ge=0, description="Views (Telegram, YouTube); null where the platform does not say.")
+    likes: int | None = Field(None, ge=0, description="Likes, favourites or score (Reddit score, Mastodon favourites, Bluesky likes, YouTube star ratings count).")
+    shares: int | None = Field(None, ge=0, description="Shares: reblogs, reposts, forwards.")
+    replies: int | None = Field(None, ge=0, description="Replies or comments.")
+
+
+class TagMatch(_Record):
+    narrative: str = Field(description="Id of the narrative whose term matched.")
+    term: str = Field(description="The watchlist term (or hashtag or pattern) that matched, as written in the watchlist.")
+    field: Literal["text", "title"] = Field("text", description="Which field of the post the span is in.")
+    start: int = Field(ge=0, description="Start offset of the match in that field, in characters.")
+    end: int = Field(ge=0, description="End offset (exclusive) of the match in that field, in characters.")
+    watchlist: str | None = Field(None, description="Id of the watchlist file the narrative comes from.")
+
+
+class Post(_Record):
+    """One public post, whatever the platform."""
+
+    id: str = Field("", description="Stable id `platform:native_id`: the same post crawled twice is one record.")
+    platform: Platform = Field(description="The platform the post was collected from.")
+    native_id: str = Field(min_length=1, description="The platform's own id of the post (Telegram `channel/123`, Mastodon status URI id, Reddit `t3_…`, Bluesky AT URI, YouTube video id, feed entry id or link).")
+    source_id: str = Field(min_length=1, description="Id of the watched source (from `sources.yaml`) that collected it.")
+    url: str | None = Field(None, description="Public URL of the post on its platform.")
+    author: Author = Field(default_factory=Author, description="Who published it.")
+    published_at: datetime = Field(description="When the platform says it was published (UTC).")
+    collected_at: datetime = Field(default_factory=utcnow, description="When Vigie fetched it, this time (UTC).")
+    first_seen_at: datetime | None = Field(None, description="When Vigie first stored it (UTC); kept across re-crawls, set by the store.")
+    title: str | None = Field(None, description="Title where the platform has one (feed entries, YouTube videos, Reddit posts).")
+    text: str = Field("", description="Plain text, HTML removed, spaces collapsed, line breaks kept.")
+    language: str | None = Field(None, description="ISO 639-1 code detected by Vigie, or `und` when undetermined.")
+    language_confidence: float | None = Field(None, ge=0, le=1, description="Confidence of the detected language, 0 to 1.")
+    platform_language: str | None = Field(None, description="The language the platform declares (Mastodon `language`, Bluesky `langs[0]`, feed `xml:lang`), as given.")
+    hashtags: list[str] = Field(default_factory=list, description="Hashtags without `#`, lower-cased, in order of first appearance.")
+    mentions: list[str] = Field(default_factory=list, description="Mentioned accounts without `@`, lower-cased.")
+    links: list[str] = Field(default_factory=list, description="Outbound links, normalised (lower-case host, tracking parameters and fragments removed).")
+    domains: list[str] = Field(default_factory=list, description="Registered domains of `links` (`news.example.co.uk` → `example.co.uk`).")
+    media: list[str] = Field(default_factory=list, description="Kinds of attached media: photo, video, round_video, gif, voice, audio, document, sticker, poll, link_preview.")
+    engagement: Engagement = Field(default_factory=Engagement, description="Counters as the platform gave them at `collected_at`.")
+    reply_to: str | None = Field(None, description="Vigie id (or URL when unknown) of the post this one replies to.")
+    repost_of: str | None = Field(None, description="Vigie id of the original when this is a boost/repost/forward of another post.")
+    quote_of: str | None = Field(None, description="Vigie id of a quoted post (Bluesky quotes, Mastodon quotes).")
+    forwarded_from: str | None = Field(None, description="Name of the channel or account a Telegram message was forwarded from.")
+    tags: list[str] = Field(default_factory=list, description="Labels: the source's `tags` from `sources.yaml` plus the watchlist terms that matched.")
+    narratives: list[str] = Field(default_factory=list, description="Ids of the watchlist narratives the post matched.")
+    matches: list[TagMatch] = Field(default_factory=list, description="Every watchlist match with its term and character span, so an analyst sees why the post was tagged.")
+    cluster_id: str | None = Field(None, description="Copy-paste cluster: posts with near-identical text share it (MinHash/LSH).")
+    near_dup_keys: list[str] = Field(default_factory=list, description="LSH band keys of the text's MinHash signature, used to find near-copies.")
+    raw_sha256: str | None = Field(None, description="SHA-256 (hex) of the raw HTTP response body the post was parsed from: evidence of what the platform served.")
+
+    @field_validator("published_at", "collected_at", "first_seen_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @field_validator("text")
+    @classmethod
+    def _normalise(cls, value: str) -> str:
+        return normalise_text(value)
+
+    @model_validator(mode="after")
+    def _stable_id(self) -> Post:
+        expected = post_id(self.platform, self.native_id)
+        if not self.id:
+            object.__setattr__(self, "id", expected)
+        elif self.id != expected:
+            raise ValueError(f"id {self.id!r} does not match platform and native_id (expected {expected!r})")
+        return self
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class CrawlError(_Record):
+    url: str | None = Field(None, description="The URL that failed, when the error belongs to a request.")
+    status: int | None = Field(None, description="HTTP status, when there was a response.")
+    message: str = Field(description="One line saying what went wrong.")
+
+
+CrawlStatus = Literal["running", "ok", "partial", "failed"]
+
+
+class CrawlRun(_Record):
+    """One run of one source, as the crawl-run log keeps it."""
+
+    id: str = Field(description="Unique id of the run.")
+    source_id: str
+    platform: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: CrawlStatus = "running"
+    pages: int = 0
+    new_posts: int = 0
+    updated_posts: int = 0
+    dropped_items: int = Field(0, description="Items dropped as malformed; reasons are in `errors`.")
+    errors: list[CrawlError] = Field(default_factory=list)
+
+    @field_validator("started_at", "finished_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+AlertState = Literal["open", "acknowledged", "resolved"]
+AlertKind = Literal["spike", "emerging", "source_silent"]
+
+
+class AlertEvent(_Record):
+    at: datetime
+    action: Literal["opened", "escalated", "notified", "acknowledged", "resolved", "reopened", "commented"]
+    by: str | None = None
+    comment: str | None = None
+
+
+class Alert(_Record):
+    id: str = Field(description="Stable id of the surge: rule, subject and the bucket where it started.")
+    rule_id: str
+    kind: AlertKind
+    subject_type: Literal["narrative", "term", "hashtag", "search", "source"]
+    subject: str
+    state: AlertState = "open"
+    opened_at: datetime
+    updated_at: datetime
+    bucket_start: datetime | None = Field(None, description="Start of the bucket where the surge was detected.")
+    count: int = 0
+    baseline: float = 0.0
+    ratio: float = 0.0
+    score: float = 0.0
+    evidence: dict[str, Any] = Field(default_factory=dict, description="top_sources, top_authors, sample_post_ids and any detector detail.")
+    last_notified_at: datetime | None = None
+    notified_ratio: float | None = Field(None, description="Ratio at the last notification; the re-alert policy notifies again only when the surge grows past it.")
+    history: list[AlertEvent] = Field(default_factory=list)
+
+
+class Subscription(_Record):
+    id: str
+    email: str
+    rules: list[str] = Field(default_factory=lambda: ["*"], description="Rule ids, or `*` for every rule.")
+    mode: Literal["immediate", "digest"] = "immediate"
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SavedSearch(_Record):
+    id: str
+    name: str
+    query: dict[str, Any] = Field(description="A serialised `store.PostQuery`.")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxMessage(_Record):
+    """A notification waiting to go out; the id makes enqueueing idempotent (nothing sent twice)."""
+
+    id: str
+    channel: Literal["email", "webhook"] = "email"
+    recipient: str
+    subject: str = ""
+    body_text: str = ""
+    body_html: str | None = None
+    payload: dict[str, Any] | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    last_error: str | None = None
