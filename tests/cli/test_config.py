@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.factories import write_config
+from vigie.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_vigie(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from vigie.cli import main; main()", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_shipped_config_is_valid() -> None:
+    config = load_config(REPO / "config")
+    assert config.sources, "the shipped sources.yaml watches real sources"
+    assert {s.platform for s in config.sources} >= {"feed"}
+    assert config.settings.store.backend == "sqlite"
+
+
+def test_unknown_key_names_file_line_and_key(tmp_path: Path) -> None:
+    folder = tmp_path / "cfg"
+    write_config(folder)
+    (folder / "sources.yaml").write_text(
+        "sources:\n  - id: ok\n    platform: feed\n    url: https://example.org/feed\n  - id: tg\n    platform: telegram\n    chanel: foo\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{folder / 'sources.yaml'}:7: sources[1].chanel: unknown key")
+    assert "channel" in message
+
+
+def test_malformed_yaml_gives_line_and_column(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg")
+    (folder / "sources.yaml").write_text("sources:\n  - id: a\n    platform: feed\n    url: [https://x.org\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\.yaml:\d+:\d+: invalid YAML"):
+        load_config(folder)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({"store": {"backend": "mysql"}}, "vigie.yaml:2: store.backend: Input should be 'sqlite' or 'elasticsearch'"),
+        ({"crawl": {"run_timeout": "soon"}}, "vigie.yaml:2: crawl.run_timeout: expected a duration"),
+        ({"dashboard": {"prot": 80}}, "vigie.yaml:2: dashboard.prot: unknown key"),
+    ],
+)
+def test_settings_errors(tmp_path: Path, settings: dict, expected: str) -> None:
+    folder = write_config(tmp_path / "cfg", settings=settings)
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.").replace("(", r"\(")):
+        load_config(folder)
+
+
+def test_source_rules(tmp_path: Path) -> None:
+    both = [{"id": "m", "platform": "mastodon", "instance": "https://x.social", "hashtag": "a", "account": "b"}]
+    with pytest.raises(ConfigError, match=r"sources\[0\]: give exactly one of hashtag or account"):
+        load_config(write_config(tmp_path / "a", sources=both))
+    dup = [{"id": "x", "platform": "feed", "url": "https://a.org/f"}, {"id": "x", "platform": "feed", "url": "https://b.org/f"}]
+    with pytest.raises(ConfigError, match="duplicate source id 'x'"):
+        load_config(write_config(tmp_path / "b", sources=dup))
+
+
+def test_environment_overrides_and_durations(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg", sources=[{"id": "f", "platform": "feed", "url": "https://a.org/f", "every": "15m"}])
+    env = {"VIGIE_STORE__BATCH_SIZE": "50", "VIGIE_DASHBOARD__PORT": "9000", "VIGIE_ES_URL": "http://127.0.0.1:9200"}
+    config = load_config(folder, tmp_path / "data", environ=env)
+    assert config.settings.store.batch_size == 50
+    assert config.settings.dashboard.port == 9000
+    assert config.settings.store.elasticsearch.url == "http://127.0.0.1:9200"
+    assert config.sources[0].every == timedelta(minutes=15)
+    assert config.sqlite_path == tmp_path / "data" / "vigie.db"
+
+
+def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg", sources=[{"id": "f", "platform": "feed", "url": "ftp://nope"}])
+    result = run_vigie("--config", str(folder), "check")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "sources.yaml:4: sources[0].url:" in lines[0]
