@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 CONFIG_ENV = "VIGIE_CONFIG"
 DATA_ENV = "VIGIE_DATA_DIR"
@@ -152,11 +152,14 @@ class SourcesFile(_Section):
 
 class ElasticsearchSettings(_Section):
     url: str | None = Field(None, description="Cluster URL; VIGIE_ES_URL overrides it. Credentials come only from VIGIE_ES_API_KEY or VIGIE_ES_USER/VIGIE_ES_PASSWORD.")
-    ca_file: str | None = Field(None, description="CA certificate (PEM) to verify the cluster's TLS certificate.")
-    index_prefix: str = "vigie"
-    batch_size: int = Field(500, ge=1)
-    concurrency: int = Field(2, ge=1)
-    request_timeout: float = Field(30.0, gt=0)
+    ca_file: str | None = Field(None, description="CA certificate (PEM) to verify the cluster's TLS certificate; relative to the config folder.")
+    index_prefix: str = Field("vigie", pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="Indices are `PREFIX-posts-YYYY.MM` (read alias `PREFIX-posts`), `PREFIX-runs`, `PREFIX-alerts`...: lower case, as Elasticsearch requires.")
+    batch_size: int = Field(500, ge=1, description="Posts per `_bulk` request.")
+    concurrency: int = Field(2, ge=1, description="`_bulk` requests in flight at once.")
+    request_timeout: float = Field(30.0, gt=0, description="Seconds before a request to the cluster is abandoned.")
+    max_retries: int = Field(5, ge=0, description="Retries of posts the cluster rejects with 429/503 (busy), with exponential backoff from 1s.")
+    replicas: int = Field(1, ge=0, description="Replicas of each index; 0 on a single-node cluster.")
+    refresh: bool = Field(True, description="Refresh after each write so the next read sees it; false for bulk loads that can wait up to a second.")
     spool_dir: str = Field("spool", description="Under the data dir: posts wait here while the cluster is unreachable.")
 
 
@@ -175,6 +178,8 @@ class CrawlSettings(_Section):
     download_delay: float = Field(1.0, ge=0)
     autothrottle: bool = True
     retry_times: int = Field(3, ge=0)
+    backoff_base: float = Field(1.0, ge=0, description="Seconds before the first retry of a failed request (429, 5xx, timeout); doubled at each further retry.")
+    backoff_max: float = Field(60.0, ge=0, description="Longest wait between two retries when the server gives no Retry-After, in seconds.")
     max_retry_after: float = Field(600.0, ge=0, description="Longest Retry-After honoured, in seconds; longer waits end the run for that source.")
     max_pages_per_run: int = Field(20, ge=1)
     max_items_per_run: int = Field(2000, ge=1)
@@ -186,7 +191,7 @@ class LanguageSettings(_Section):
     detector: Literal["combined", "langdetect", "fasttext", "lingua"] = "combined"
     languages: list[str] = Field(default_factory=lambda: ["fr", "en", "de", "es", "it", "pt", "nl", "ar", "ru", "pl", "sv", "tr"])
     min_chars: int = Field(3, ge=0, description="Shorter cleaned texts are `und`.")
-    min_confidence: float = Field(0.5, ge=0, le=1)
+    min_confidence: float = Field(0.3, ge=0, le=1, description="Lower confidences are `und`, unless the platform declares the same language. lingua spreads its confidence over the configured languages, so 0.3 is already a clear lead on a two-word post.")
     seed: int = 0
 
 
@@ -209,18 +214,36 @@ class DashboardSettings(_Section):
     timezone: str = "Europe/Paris"
     public_url: str = Field("http://127.0.0.1:8501", description="Base of the links in alert emails.")
     password_hash: str | None = Field(None, description="scrypt hash from `vigie dashboard hash-password`; VIGIE_DASHBOARD_PASSWORD (plain) or VIGIE_DASHBOARD_PASSWORD_HASH override it.")
-    trust_proxy_auth: bool = Field(False, description="Behind a reverse proxy that authenticates users (see README).")
+    trust_proxy_auth: bool = Field(False, description="Behind a reverse proxy that authenticates users: serve any address without a password (see docs/dashboard.md).")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from None
+        return value
 
 
 class ScheduleSettings(_Section):
-    jitter: Duration = Field(timedelta(seconds=30))
+    jitter: Duration = Field(timedelta(seconds=30), description="Each crawl starts up to this much later than its `every:` says, so sources do not all hit at once.")
     retention: Duration | None = Field(None, description="Delete posts older than this; unset keeps everything.")
+    jobs_db: str = Field("scheduler.db", description="Under the data dir: the persisted schedule (next run of every job).")
+    max_parallel_crawls: int = Field(2, ge=1, description="Crawls running at the same time; others wait their turn.")
+    misfire_grace_time: Duration | None = Field(None, description="A run missed by more than this (service down) is skipped; unset runs it once, late.")
+    stop_grace: Duration = Field(timedelta(seconds=30), description="After SIGTERM, how long a crawl or the dashboard may take to close before it is killed.")
+    crawl_command: list[str] | None = Field(None, description="Command that crawls one source, `{source}` and `{platform}` filled in (e.g. a Scrapyd `schedule.json` call); default: this Python's `vigie crawl {source}`.")
 
 
 class LogSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    json_lines: bool = False
+    json_lines: bool = Field(False, description="One JSON object per log line (for log shippers), on stdout and in the file.")
     file: str | None = Field("logs/vigie.log", description="Under the data dir; rotated.")
+    max_bytes: int = Field(10_000_000, ge=1000, description="The log file is rotated when it reaches this size.")
+    backups: int = Field(5, ge=0, description="Rotated log files kept.")
 
 
 class Settings(_Section):

@@ -1,0 +1,171 @@
+"""How long each dashboard page's queries take on the embedded store at 100k and 1M posts.
+
+The posts come from `bench/corpus.py` (the recorded fixtures' texts, ~200 sources, 60 days); each store is built once
+under `bench/out/` and reused. Every page's queries are the very functions the page calls (`dashboard/queries.py`),
+with the Streamlit cache cleared before each timing, so the figures are what an analyst waits for on a cache miss.
+The baseline, measured in the same run, is what the Overview's volume chart would cost if a page loaded the posts
+of the period and counted them itself (`iter_posts` over the last 7 days), which is what the dashboard never does.
+Target: every page under 1 s at 1M posts on 2 cores.
+
+Run: `.venv/bin/python bench/dashboard.py [--sizes 100000 1000000] [--repeat 3]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # not bench/: this file's name would hide the `dashboard` package
+
+import streamlit as st  # noqa: E402
+from streamlit.logger import set_log_level  # noqa: E402
+
+from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
+from dashboard import queries  # noqa: E402
+from store.base import PostQuery, Store  # noqa: E402
+from store.sqlite import SQLiteStore  # noqa: E402
+from vigie.models import Alert, CrawlError, CrawlRun, Subscription  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+BATCH = 2000
+TARGET = 1.0
+NOW = DEFAULT_END
+
+
+def build(path: Path, size: int) -> None:
+    """Fill a new store with `size` corpus posts, crawl runs for every source, 60 alerts and a few subscriptions."""
+    partial = path.with_suffix(".partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with SQLiteStore(partial) as store:
+        posts = generate_posts(size)
+        done = 0
+        while batch := list(islice(posts, BATCH)):
+            store.upsert_posts(batch)
+            done += len(batch)
+            if done % 100_000 == 0:
+                print(f"  built {done:,} posts in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+        sources = store.top_terms(PostQuery(limit=0), "source", limit=10_000)
+        for index, source in enumerate(sources):
+            status = "failed" if index % 25 == 0 else "ok"
+            errors = [CrawlError(message="HTTP 503 from the platform")] if status == "failed" else []
+            for run in range(10):
+                at = NOW - timedelta(hours=run + 1)
+                store.record_crawl_run(CrawlRun(id=f"{source.value}-{run}", source_id=source.value, platform=source.value.split("-")[0], started_at=at, finished_at=at + timedelta(minutes=1), status=status, new_posts=5, errors=errors))
+        narratives = [t.value for t in store.top_terms(PostQuery(limit=0), "narrative", limit=20)]
+        sample = [p.id for p in store.search(PostQuery(limit=5)).posts]
+        for index in range(60):
+            opened = NOW - timedelta(hours=index * 7)
+            store.save_alert(
+                Alert(
+                    id=f"bench-{index}", rule_id="spike-narratives", kind="spike", subject_type="narrative", subject=narratives[index % len(narratives)],
+                    state=("open", "acknowledged", "resolved")[index % 3], opened_at=opened, updated_at=opened, count=40, baseline=8.0, ratio=5.0, score=9.0,
+                    evidence={"top_sources": [[sources[0].value, 12]], "top_authors": [["user1", 3]], "sample_post_ids": sample},
+                )
+            )  # fmt: skip
+        for index in range(20):
+            store.save_subscription(Subscription(id=f"analyst-{index}", email=f"analyst{index}@example.org", mode="digest" if index % 2 else "immediate"))
+    partial.rename(path)
+    print(f"  built {path.name} in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+
+
+def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
+    """Each page's queries, as the page calls them, for the corpus's most common subject and a text search."""
+    sources = tuple((term.value, term.value.split("-")[0], 3600.0) for term in store.top_terms(PostQuery(limit=0), "source", limit=10_000))
+    narrative = store.top_terms(PostQuery(limit=0), "narrative", limit=1)[0].value
+    week, month, year = (NOW - timedelta(days=7), NOW), (NOW - timedelta(days=30), NOW), (NOW - timedelta(days=365), NOW)
+    search = PostQuery(text="miracle cure", since=month[0], until=NOW, limit=20)
+    filtered = PostQuery(since=month[0], until=NOW, platforms=("telegram",), languages=("fr",), limit=20)
+
+    def overview() -> None:
+        queries.overview(store, key, *week, NOW)
+        queries.source_health(store, key, tuple(s for s in sources), NOW)
+
+    def narrative_page() -> None:
+        queries.known_values(store, key, "narrative", NOW - timedelta(days=90), NOW)
+        queries.subject(store, key, "narrative", narrative, *month)
+        queries.search(store, key, queries.subject_query("narrative", narrative, *month).model_copy(update={"limit": 20}))
+
+    def search_page() -> None:
+        for field in ("source", "language", "narrative", "tag"):
+            queries.known_values(store, key, field, *year)
+        for query in (search, filtered):
+            queries.coverage(store, key, query)
+            queries.search(store, key, query.model_copy(update={"limit": 0}))
+            queries.search(store, key, query)
+
+    def alerts_page() -> None:
+        for state in ("open", "acknowledged", "resolved"):
+            for alert in queries.alerts(store, key, (state,), 50):
+                queries.posts(store, key, tuple(alert.evidence["sample_post_ids"]))
+
+    def sources_page() -> None:
+        queries.source_health(store, key, sources, NOW)
+
+    def subscriptions_page() -> None:
+        queries.subscriptions(store, key)
+        queries.rule_choices(store, key, str(ROOT / "config"))
+
+    return {
+        "overview": overview,
+        "narrative": narrative_page,
+        "search": search_page,
+        "alerts": alerts_page,
+        "sources": sources_page,
+        "subscriptions": subscriptions_page,
+    }
+
+
+def naive_volume(store: Store) -> None:
+    """The baseline: load every post of the last 7 days and count them per platform and hour in Python."""
+    Counter((post.platform, post.published_at.replace(minute=0, second=0, microsecond=0)) for post in store.iter_posts(PostQuery(since=NOW - timedelta(days=7), until=NOW)))
+
+
+def timed(call: Callable[[], object], repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        st.cache_data.clear()
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    set_log_level("error")
+    OUT.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for size in args.sizes:
+        path = OUT / f"dashboard-{size}.db"
+        if not path.exists():
+            print(f"building the {size:,}-post store (once; kept in {path})", file=sys.stderr)
+            build(path, size)
+        with SQLiteStore(path) as store:
+            baseline = statistics.median(timed(lambda: naive_volume(store), 1))
+            print(f"\n{size:,} posts ({path.stat().st_size / 2**30:.2f} GiB); baseline (load the week's posts and count them): {baseline:.2f}s")
+            print(f"  {'page':<14}{'median':>9}{'worst':>9}{'vs baseline':>13}{'vs 1 s target':>15}")
+            for page, call in page_queries(store, f"bench:{size}").items():
+                times = timed(call, args.repeat)
+                median, worst = statistics.median(times), max(times)
+                print(f"  {page:<14}{median:>8.3f}s{worst:>8.3f}s{median / baseline:>12.2f}x{worst / TARGET:>14.2f}x")
+                if size >= 1_000_000 and worst > TARGET:
+                    failures.append(f"{page} at {size:,} posts: {worst:.2f}s")
+    if failures:
+        print("\nover the 1 s target: " + "; ".join(failures))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""What the Mastodon, Reddit and Bluesky spiders share: JSON pages, items that may be malformed, timestamps, links."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from crawlers.spiders.base import MalformedPost, PageError, SourceSpider
+from enrich.entities import normalise_url, registered_domain
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+
+    from vigie.models import Post
+
+
+class ItemError(ValueError):
+    """One item of a page cannot be read; str() is the drop reason counted for the source, so keep it generic."""
+
+    def __init__(self, reason: str, native_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.native_id = native_id
+
+
+class ApiSpider(SourceSpider):
+    """A spider whose pages are JSON documents holding a list of posts."""
+
+    def read_json(self, response: Response) -> Any:
+        try:
+            return json.loads(response.body)
+        except UnicodeDecodeError as exc:
+            raise PageError(f"{response.url}: the response is not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise PageError(f"{response.url}: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+
+    def posts(self, response: Response, items: Iterable[Any], fields_of: Callable[[Any], dict[str, Any]]) -> Iterator[Post | MalformedPost]:
+        """One Post per item; an item that cannot be read becomes a MalformedPost (dropped and counted), not a failed page."""
+        for item in items:
+            try:
+                fields = fields_of(item)
+            except ItemError as exc:
+                yield MalformedPost(str(exc), response.url, exc.native_id)
+            except (LookupError, TypeError, AttributeError, ValueError) as exc:
+                yield MalformedPost(f"unexpected item shape ({type(exc).__name__})", response.url)
+            else:
+                yield self.make_post(response, **fields)
+
+
+def parse_timestamp(value: str | float | int) -> datetime:
+    """ISO 8601 (`2023-04-30T06:26:07.001Z`) or Unix seconds, as UTC."""
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value, UTC)
+        parsed = datetime.fromisoformat(str(value))
+    except (ValueError, OverflowError, OSError):
+        raise ItemError("unreadable date") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def links_and_domains(urls: Iterable[str | None]) -> tuple[list[str], list[str]]:
+    """Normalised the way enrichment normalises the links it finds in the text, so the two lists merge."""
+    links = unique(link for link in map(normalise_url, filter(None, urls)) if link)
+    domains = unique(domain for domain in map(registered_domain, links) if domain)
+    return links, domains
+
+
+def unique(items: Iterable[str], lower: bool = False) -> list[str]:
+    """Items in order of first appearance, without repeats (lower-cased first when `lower`)."""
+    return list(dict.fromkeys(item.lower() if lower else item for item in items))

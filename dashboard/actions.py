@@ -1,0 +1,100 @@
+"""What analysts change from the dashboard, written through the store, then dropped from the query caches."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from email.utils import parseaddr
+from typing import Literal
+
+from dashboard import queries
+from store.base import PostQuery, Store
+from vigie.models import Alert, AlertEvent, SavedSearch, Subscription, utcnow
+
+AlertAction = Literal["acknowledged", "resolved", "reopened", "commented"]
+NEXT_STATE = {"acknowledged": "acknowledged", "resolved": "resolved", "reopened": "open"}
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+class InvalidInput(ValueError):
+    """What the analyst typed cannot be saved; str() says why, in one line."""
+
+
+def record_alert_action(store: Store, alert: Alert, action: AlertAction, by: str, comment: str) -> Alert:
+    """Change an alert's state (or only comment on it) and append the event to its history."""
+    comment = comment.strip()
+    if action == "commented" and not comment:
+        raise InvalidInput("write a comment first")
+    now = utcnow()
+    updated = Alert.model_validate(
+        {
+            **alert.model_dump(),
+            "state": NEXT_STATE.get(action, alert.state),
+            "updated_at": now,
+            "history": [*alert.history, AlertEvent(at=now, action=action, by=by, comment=comment or None)],
+        }
+    )
+    store.save_alert(updated)
+    queries.alerts.clear()
+    queries.overview.clear()
+    return updated
+
+
+def check_email(address: str) -> str:
+    address = address.strip()
+    name, parsed = parseaddr(address)
+    if name or parsed != address or len(address) > 254 or not _EMAIL.match(address):
+        raise InvalidInput(f"{address!r} is not an email address (expected name@example.org)")
+    return address
+
+
+def slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
+
+
+def save_subscription(store: Store, subscription_id: str | None, email: str, rules: list[str], mode: Literal["immediate", "digest"]) -> Subscription:
+    """Create or replace a subscription; the id is kept when editing, derived from the address when new."""
+    email = check_email(email)
+    if not rules:
+        raise InvalidInput("choose at least one rule (or all rules)")
+    known = {sub.id: sub for sub in store.list_subscriptions()}
+    if subscription_id is None:
+        base = slug(email) or "subscription"
+        subscription_id = base if base not in known else next(f"{base}-{n}" for n in range(2, len(known) + 3) if f"{base}-{n}" not in known)
+    previous = known.get(subscription_id)
+    subscription = Subscription(
+        id=subscription_id,
+        email=email,
+        rules=["*"] if "*" in rules else sorted(dict.fromkeys(rules)),
+        mode=mode,
+        created_at=previous.created_at if previous else utcnow(),
+    )
+    store.save_subscription(subscription)
+    queries.subscriptions.clear()
+    return subscription
+
+
+def delete_subscription(store: Store, subscription_id: str) -> bool:
+    deleted = store.delete_subscription(subscription_id)
+    queries.subscriptions.clear()
+    return deleted
+
+
+def save_search(store: Store, name: str, query: PostQuery) -> SavedSearch:
+    """Keep the search's text and filters, not its period or paging: a saved search watches new posts."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("give the search a name")
+    if not query.text and query == PostQuery(sort=query.sort, since=query.since, until=query.until):
+        raise InvalidInput("a saved search needs words or at least one filter")
+    saved = SavedSearch(id=slug(name) or "search", name=name, query=query.model_dump(mode="json", exclude={"since", "until", "limit", "offset"}, exclude_defaults=True))
+    store.save_search(saved)
+    queries.saved_searches.clear()
+    return saved
+
+
+def delete_search(store: Store, search_id: str) -> bool:
+    deleted = store.delete_search(search_id)
+    queries.saved_searches.clear()
+    return deleted

@@ -1,0 +1,21 @@
+"""The analysts' dashboard (`vigie dashboard`): the entry script that signs the visitor in and routes to the pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import session
+
+st.set_page_config(page_title="Vigie", page_icon="🔭", layout="wide")
+st.session_state["vigie"] = session.start()
+
+st.navigation(
+    [
+        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("views/narrative.py", title="Narrative", icon=":material/timeline:", url_path="narrative"),
+        st.Page("views/search.py", title="Search", icon=":material/search:", url_path="search"),
+        st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:", url_path="alerts"),
+        st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:", url_path="sources"),
+        st.Page("views/subscriptions.py", title="Subscriptions", icon=":material/mail:", url_path="subscriptions"),
+    ]
+).run()

@@ -1,0 +1,298 @@
+"""Everything the pages read, as cached calls on the `Store` interface: counts and aggregates, never all posts.
+
+Each function takes the store as `_store` (Streamlit leaves underscore arguments out of the cache key) and the
+store's identity as `store_key`, so two stores never share cached results. Results live for `CACHE_TTL`: moving
+between pages does not re-run every query, and new posts appear within a minute. `actions.py` clears what it changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from alerts.spikes import DAY, HOUR, SpikeParams, dense_series, fit_baseline, scan
+from enrich.watchlists import load_watchlists
+from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
+from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription
+
+CACHE_TTL = timedelta(seconds=60)
+SPIKE_PARAMS = SpikeParams()
+TREND_WINDOW = DAY
+"""The "now" of trending: the spike detector's daily level is the baseline it is compared with."""
+TREND_BASELINE = SPIKE_PARAMS.window
+TRENDING = 10
+NARRATIVE_TOP = 10
+SOURCE_RATE_DAYS = 7
+
+cache = st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=512)
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One narrative or hashtag now against its recent past."""
+
+    key: str
+    current: int
+    """Posts in the last TREND_WINDOW."""
+    baseline: float
+    """Posts the spike detector's baseline expects per day (its level over the TREND_BASELINE window before)."""
+    ratio: float | None
+    """current / baseline; None when there was nothing in the baseline (a new subject)."""
+    series: list[int]
+    """Posts per day, oldest first, the current window last: the sparkline."""
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    source_id: str
+    platform: str
+    last_run: CrawlRun | None
+    posts_per_day: float
+    problem: str | None
+    """Why the source needs a look (failed, partial, late), None when it is fine."""
+
+
+@dataclass(frozen=True)
+class Overview:
+    total: int
+    volume: list[BucketCount]
+    narratives: list[Trend]
+    hashtags: list[Trend]
+    open_alerts: list[Alert]
+    """Most recently updated first, at most 200."""
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    total: int
+    timeline: list[BucketCount]
+    spikes: list[datetime]
+    """Start of each bucket of the timeline where the spike detector fires."""
+    top: dict[str, list[TermCount]] = field(default_factory=dict)
+    clusters: list[ClusterSummary] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    total: int
+    first: datetime | None
+    last: datetime | None
+
+
+def digest(query: PostQuery) -> str:
+    """A short name for a query's filters, to reset paging widgets when they change."""
+    return hashlib.blake2b(query.model_dump_json(exclude={"offset"}).encode(), digest_size=6).hexdigest()
+
+
+def interval_for(since: datetime, until: datetime) -> str:
+    return "hour" if until - since <= timedelta(days=3) else "day"
+
+
+# ---------------------------------------------------------------- overview
+
+
+@cache
+def overview(_store: Store, store_key: str, since: datetime, until: datetime, now: datetime) -> Overview:
+    period = PostQuery(since=since, until=until, limit=0)
+    open_alerts = _store.list_alerts(states=("open",), limit=200)
+    return Overview(
+        total=_store.count_posts(period),
+        volume=_store.count_buckets(period, interval_for(since, until), group_by="platform"),
+        narratives=narrative_trends(_store, now),
+        hashtags=hashtag_trends(_store, now),
+        open_alerts=open_alerts,
+    )
+
+
+def narrative_trends(store: Store, now: datetime) -> list[Trend]:
+    query = PostQuery(since=now - TREND_WINDOW - TREND_BASELINE, until=now, limit=0)
+    return _trends(store.count_buckets(query, "hour", group_by="narrative"), now)
+
+
+def hashtag_trends(store: Store, now: datetime) -> list[Trend]:
+    """Hashtags most used in the current window, ranked against their own past."""
+    current = store.top_terms(PostQuery(since=now - TREND_WINDOW, until=now, limit=0), "hashtag", limit=3 * TRENDING)
+    if not current:
+        return []
+    keys = tuple(term.value for term in current)
+    query = PostQuery(since=now - TREND_WINDOW - TREND_BASELINE, until=now, hashtags=keys, limit=0)
+    buckets = [bucket for bucket in store.count_buckets(query, "hour", group_by="hashtag") if bucket.key in keys]
+    return _trends(buckets, now)
+
+
+def _trends(buckets: list[BucketCount], now: datetime) -> list[Trend]:
+    """Per key, the last TREND_WINDOW against the daily level the spike detector learns from the weeks before.
+
+    Ranked by ratio (subjects new in the window first), then by volume.
+    """
+    rows: dict[str, list[tuple[datetime, int, int, int]]] = defaultdict(list)
+    for bucket in buckets:
+        if bucket.key is not None:
+            rows[bucket.key].append((bucket.start, bucket.posts, bucket.authors, bucket.sources))
+    current_buckets = TREND_WINDOW // HOUR
+    trends = []
+    for key, key_rows in rows.items():
+        series = dense_series(key_rows, now - TREND_WINDOW - TREND_BASELINE, now, HOUR)
+        current = sum(series.posts[-current_buckets:])
+        if not current:
+            continue
+        level = fit_baseline(series, series.posts, len(series) - current_buckets, SPIKE_PARAMS).level
+        daily = [sum(series.posts[i : i + current_buckets]) for i in range(len(series) % current_buckets, len(series), current_buckets)]
+        trends.append(Trend(key, current, level, current / level if level > 0 else None, daily))
+    trends.sort(key=lambda t: (t.ratio is not None, -(t.ratio or 0), -t.current, t.key))
+    return trends[:TRENDING]
+
+
+# ---------------------------------------------------------------- narrative, term or hashtag
+
+
+def subject_query(kind: str, value: str, since: datetime, until: datetime) -> PostQuery:
+    field_name = {"narrative": "narratives", "term": "terms", "hashtag": "hashtags"}[kind]
+    return PostQuery(since=since, until=until, limit=0, **{field_name: (value,)})
+
+
+@cache
+def subject(_store: Store, store_key: str, kind: str, value: str, since: datetime, until: datetime) -> SubjectView:
+    query = subject_query(kind, value, since, until)
+    top = {name: _store.top_terms(query, name, limit=NARRATIVE_TOP + 1) for name in ("source", "author", "hashtag", "domain", "narrative", "language")}
+    top["narrative"] = [term for term in top["narrative"] if not (kind == "narrative" and term.value == value)]
+    timeline, spikes = _timeline(_store, query, since, until)
+    return SubjectView(
+        total=_store.count_posts(query),
+        timeline=timeline,
+        spikes=spikes,
+        top={name: terms[:NARRATIVE_TOP] for name, terms in top.items()},
+        clusters=_store.clusters(query, min_sources=2, limit=10),
+    )
+
+
+def _timeline(store: Store, query: PostQuery, since: datetime, until: datetime) -> tuple[list[BucketCount], list[datetime]]:
+    """Every bucket of the period (empty ones too), and those where the spike detector fires, judged against the window before each."""
+    interval = interval_for(since, until)
+    step = HOUR if interval == "hour" else DAY
+    history_start = since - SPIKE_PARAMS.window
+    buckets = store.count_buckets(query.model_copy(update={"since": history_start}), interval)
+    series = dense_series(((b.start, b.posts, b.authors, b.sources) for b in buckets), history_start, until, step)
+    first = series.index_of(since)
+    spikes = [found.end - step for found in scan(series, SPIKE_PARAMS, start=first)]
+    dense = [BucketCount(series.bucket_start(i), None, series.posts[i], series.authors[i], series.sources[i]) for i in range(first, len(series))]
+    return dense, spikes
+
+
+@dataclass(frozen=True)
+class Watchlists:
+    """What the watchlists name: the pickers offer these without counting posts."""
+
+    narratives: dict[str, str]
+    """Narrative id → the name analysts know it by."""
+    terms: list[str]
+    """Terms and hashtags as the watchlists write them, which is how matches name them (`TagMatch.term`)."""
+    hashtags: list[str]
+    """The watchlists' hashtags as posts carry them: lower case, without `#`."""
+
+
+@cache
+def watchlists(config_dir: str) -> Watchlists:
+    narratives, terms, hashtags = {}, {}, {}
+    for watchlist in load_watchlists(Path(config_dir) / "watchlists"):
+        for narrative in watchlist.narratives:
+            narratives[narrative.id] = narrative.label
+            terms.update(dict.fromkeys(term for language in sorted(narrative.terms) for term in narrative.terms[language]))
+            terms.update(dict.fromkeys(narrative.hashtags))
+            hashtags.update(dict.fromkeys(tag.lstrip("#").lower() for tag in narrative.hashtags))
+    return Watchlists(narratives, sorted(terms, key=str.casefold), sorted(hashtags))
+
+
+@cache
+def recent_values(_store: Store, store_key: str, field_name: str, now: datetime, limit: int = 100) -> list[str]:
+    """The most frequent values of a field in the last day: fresh choices the config cannot know (hashtags)."""
+    return [term.value for term in _store.top_terms(PostQuery(since=now - DAY, until=now, limit=0), field_name, limit=limit)]
+
+
+# ---------------------------------------------------------------- search
+
+
+@cache
+def search(_store: Store, store_key: str, query: PostQuery) -> SearchResult:
+    return _store.search(query)
+
+
+@cache
+def coverage(_store: Store, store_key: str, filters: PostQuery) -> Coverage:
+    """What a search runs over: how many posts its filters (without the words) select, and their time span."""
+    scope = filters.model_copy(update={"text": None, "limit": 1, "offset": 0, "sort": "oldest"})
+    first = _store.search(scope)
+    last = _store.search(scope.model_copy(update={"sort": "newest"}))
+    return Coverage(
+        total=first.total,
+        first=first.posts[0].published_at if first.hits else None,
+        last=last.posts[0].published_at if last.hits else None,
+    )
+
+
+@cache
+def saved_searches(_store: Store, store_key: str) -> list[SavedSearch]:
+    return _store.list_searches()
+
+
+# ---------------------------------------------------------------- alerts
+
+
+@cache
+def alerts(_store: Store, store_key: str, states: tuple[AlertState, ...], limit: int = 200) -> list[Alert]:
+    return _store.list_alerts(states=states, limit=limit)
+
+
+@cache
+def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post]:
+    found = (_store.get_post(post_id) for post_id in post_ids)
+    return [post for post in found if post is not None]
+
+
+# ---------------------------------------------------------------- sources and subscriptions
+
+
+@cache
+def source_health(_store: Store, store_key: str, sources: tuple[tuple[str, str, float], ...], now: datetime) -> list[SourceHealth]:
+    """Each configured source (id, platform, crawl interval in seconds): last run, posts per day, what is wrong."""
+    week = PostQuery(since=now - timedelta(days=SOURCE_RATE_DAYS), until=now, limit=0)
+    counts = {term.value: term.count for term in _store.top_terms(week, "source", limit=100_000)}
+    health = []
+    for source_id, platform, every in sources:
+        runs = _store.crawl_runs(source_id, limit=1)
+        last = runs[0] if runs else None
+        health.append(SourceHealth(source_id, platform, last, counts.get(source_id, 0) / SOURCE_RATE_DAYS, _problem(last, every, now)))
+    return health
+
+
+def _problem(run: CrawlRun | None, every: float, now: datetime) -> str | None:
+    if run is None:
+        return "never crawled"
+    if run.status == "failed":
+        return "last run failed"
+    if run.status == "partial":
+        return "last run was partial"
+    if now - run.started_at > timedelta(seconds=3 * every) + timedelta(minutes=30):
+        return "late: no run for three intervals"
+    return None
+
+
+@cache
+def subscriptions(_store: Store, store_key: str) -> list[Subscription]:
+    return sorted(_store.list_subscriptions(), key=lambda sub: (sub.email, sub.id))
+
+
+@cache
+def rule_choices(_store: Store, store_key: str, config_dir: str) -> dict[str, str]:
+    """Rule id → what it watches: every rule, those subscriptions already name, and one per saved search."""
+    choices = {"*": "All alerts"}
+    for saved in _store.list_searches():
+        choices[search_rule_id(saved.id)] = f"Saved search: {saved.name}"
+    for sub in _store.list_subscriptions():
+        choices.update({rule: rule for rule in sub.rules if rule not in choices})
+    return choices

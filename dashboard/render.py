@@ -1,0 +1,123 @@
+"""Turning hostile scraped text into inert Markdown, and posts into cards.
+
+Everything a post carries (text, title, author, hashtags, URLs) is attacker-controlled. Streamlit renders Markdown,
+so every dynamic string shown through a Markdown-capable call goes through `md()`: each ASCII punctuation
+character is backslash-escaped (CommonMark allows it for all of them), which leaves no link, image, emphasis,
+HTML, entity, directive, emoji shortcode or LaTeX syntax for the renderer to act on. HTML is never enabled.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+import streamlit as st
+
+from vigie.models import Post
+
+_ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
+HIGHLIGHT = "orange-background"
+
+
+def md(text: object) -> str:
+    """`text` as Markdown that displays exactly as written, on one line."""
+    return " ".join(str(text).split()).translate(_ESCAPED)
+
+
+def md_block(text: str) -> str:
+    """Multi-line text as Markdown that keeps its line breaks and displays exactly as written."""
+    return "  \n".join(line.replace("\t", " ").translate(_ESCAPED) for line in text.split("\n"))
+
+
+def merge_spans(spans: Iterable[tuple[int, int]], length: int) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans clipped to the text; empty and out-of-range spans dropped."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, a), min(length, b)) for a, b in spans):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def highlighted(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """Inert Markdown of `text` with the spans marked by a coloured background."""
+    pieces, cursor = [], 0
+    for start, end in merge_spans(spans, len(text)):
+        pieces.append(text[cursor:start])
+        pieces.append((start, end))
+        cursor = end
+    pieces.append(text[cursor:])
+    out = []
+    for piece in pieces:
+        if isinstance(piece, tuple):
+            out.append(f":{HIGHLIGHT}[{md(text[piece[0]:piece[1]])}]")
+        else:
+            out.append(md_block(piece))
+    return "".join(out)
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it is an absolute http(s) URL with a host, else None: nothing else becomes a link."""
+    if not url or any(char in url for char in " \t\r\n\"'<>\\"):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—"
+
+
+def badges(values: Sequence[str], colour: str = "gray") -> str:
+    return " ".join(f":{colour}-badge[{md(value)}]" for value in values)
+
+
+def post_card(post: Post, zone: ZoneInfo, spans: Iterable[tuple[int, int]] = (), key: str = "") -> None:
+    """Platform, source, author, local date, title, text (with `spans` marked), tags and a link to the original."""
+    with st.container(border=True):
+        author = post.author.name or post.author.handle or post.author.id or "unknown author"
+        handle = f" (@{post.author.handle})" if post.author.handle and post.author.handle != author else ""
+        st.markdown(
+            f"**{md(post.platform)}** · {md(post.source_id)} · {md(author + handle)} · {md(local_time(post.published_at, zone))}"
+            + (f" · {md(post.language)}" if post.language else "")
+        )
+        if post.title:
+            st.markdown(f"**{md(post.title)}**")
+        text_spans = list(spans) + [(m.start, m.end) for m in post.matches if m.field == "text"]
+        st.markdown(highlighted(post.text, text_spans) if post.text else "*no text*")
+        labels = [*dict.fromkeys(post.narratives)]
+        tags = [*dict.fromkeys([*post.tags, *(f"#{h}" for h in post.hashtags)])]
+        if labels or tags:
+            st.markdown(" ".join(filter(None, [badges(labels, "violet"), badges(tags)])))
+        url = safe_url(post.url)
+        if url:
+            st.link_button("Open the original ↗", url, key=f"open-{key}-{post.id}")
+
+
+def source_url(source: Any) -> str | None:
+    """The public page of a configured source, for analysts to open; None when the platform has none to show."""
+    platform = source.platform
+    if platform == "telegram":
+        url = f"https://t.me/s/{source.channel}"
+    elif platform == "mastodon":
+        instance = source.instance.rstrip("/")
+        url = f"{instance}/tags/{quote(source.hashtag.lstrip('#'))}" if source.hashtag else f"{instance}/@{quote(source.account.split('@')[0])}"
+    elif platform == "reddit":
+        url = f"https://www.reddit.com/r/{quote(source.subreddit)}/" if source.subreddit else f"https://www.reddit.com/search/?q={quote(source.search)}"
+    elif platform == "bluesky":
+        url = f"https://bsky.app/profile/{quote(source.actor)}" if source.actor else f"https://bsky.app/search?q={quote(source.search)}"
+    elif platform == "youtube":
+        url = f"https://www.youtube.com/channel/{source.channel_id}"
+    else:
+        url = source.url
+    return safe_url(url)

@@ -1,0 +1,99 @@
+"""Alerts: open, acknowledged and resolved alerts with their evidence; acknowledge or resolve with a comment."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import actions, queries
+from dashboard.render import local_time, md, post_card
+from dashboard.session import current
+from vigie.models import Alert
+
+STATES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
+BUTTONS = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved", "reopened"), "resolved": ("reopened",)}
+SHOWN = 50
+LABELS = {"acknowledged": "Acknowledge", "resolved": "Resolve", "reopened": "Reopen", "commented": "Comment only"}
+
+vigie = current()
+st.title("Alerts")
+state = st.segmented_control("State", list(STATES), format_func=STATES.get, default="open", key="alerts-state") or "open"
+alerts = queries.alerts(vigie.store, vigie.store_key, (state,), SHOWN)
+more = " (the most recent ones)" if len(alerts) == SHOWN else ""
+st.caption(f"{len(alerts)} {STATES[state].lower()} alert(s){more}, most recently updated first; times in {md(vigie.zone.key)}.")
+
+
+def evidence(alert: Alert) -> None:
+    count, baseline, ratio, score = st.columns(4)
+    count.metric("Posts", alert.count)
+    baseline.metric("Expected", f"{alert.baseline:.1f}")
+    ratio.metric("Ratio", f"×{alert.ratio:.1f}" if alert.ratio else "—")
+    score.metric("Score", f"{alert.score:.1f}")
+    started = local_time(alert.bucket_start, vigie.zone) if alert.bucket_start else "—"
+    st.markdown(f"Rule {md(alert.rule_id)} · {md(alert.subject_type)} {md(alert.subject)} · surge from {md(started)} · opened {md(local_time(alert.opened_at, vigie.zone))}")
+    tops = [(name, alert.evidence.get(name) or []) for name in ("top_sources", "top_authors")]
+    columns = st.columns(2)
+    for column, (name, rows) in zip(columns, tops, strict=True):
+        if rows:
+            column.markdown(f"**{name.replace('_', ' ').capitalize()}**")
+            column.dataframe(pd.DataFrame(_rows(rows), columns=["value", "posts"]), hide_index=True, width="stretch")
+    sample_ids = tuple(str(post_id) for post_id in (alert.evidence.get("sample_post_ids") or [])[:5])
+    if sample_ids:
+        st.markdown("**Sample posts**")
+        for post in queries.posts(vigie.store, vigie.store_key, sample_ids):
+            post_card(post, vigie.zone, key=f"alert-{alert.id}")
+
+
+def _rows(rows: list) -> list[tuple[str, int | None]]:
+    """Evidence lists as (value, posts), whether stored as pairs, {"value", "count"} mappings or bare values."""
+    out = []
+    for row in rows:
+        if isinstance(row, dict):
+            out.append((str(row.get("value", row.get("key", ""))), row.get("count", row.get("posts"))))
+        elif isinstance(row, list | tuple) and len(row) == 2:
+            out.append((str(row[0]), row[1]))
+        else:
+            out.append((str(row), None))
+    return out
+
+
+def history(alert: Alert) -> None:
+    if not alert.history:
+        return
+    st.markdown("**History**")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "when": [local_time(event.at, vigie.zone) for event in alert.history],
+                "what": [event.action for event in alert.history],
+                "by": [event.by or "" for event in alert.history],
+                "comment": [event.comment or "" for event in alert.history],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def act(alert: Alert) -> None:
+    with st.form(f"act-{alert.id}", clear_on_submit=True):
+        comment = st.text_area("Comment", key=f"comment-{alert.id}", placeholder="What you checked, what you decided")
+        pressed = [action for action in (*BUTTONS[alert.state], "commented") if st.form_submit_button(LABELS[action], key=f"{action}-{alert.id}")]
+    if pressed:
+        try:
+            updated = actions.record_alert_action(vigie.store, alert, pressed[0], vigie.user, comment)
+        except actions.InvalidInput as exc:
+            st.error(md(str(exc)))
+        else:
+            st.toast(f"Alert {md(updated.subject)}: {LABELS[pressed[0]].lower()} ✓")
+            st.rerun()
+
+
+if not alerts:
+    st.info(f"No {STATES[state].lower()} alert.")
+for alert in alerts:
+    ratio = f" ×{alert.ratio:.1f}" if alert.ratio else ""
+    with st.expander(f"{md(alert.kind)} · {md(alert.subject_type)} **{md(alert.subject)}**{md(ratio)} · {alert.count} posts · {md(local_time(alert.updated_at, vigie.zone))}"):
+        evidence(alert)
+        history(alert)
+        act(alert)

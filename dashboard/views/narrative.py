@@ -1,0 +1,113 @@
+"""Narrative: one narrative, watchlist term or hashtag: its timeline with spikes, who carries it, copy-paste clusters, posts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, periods, queries
+from dashboard.render import local_time, md, post_card
+from dashboard.session import current
+from store.base import TermCount
+
+PAGE_SIZE = 20
+KINDS = {"narrative": "Narrative", "term": "Watchlist term", "hashtag": "Hashtag"}
+TOP_TITLES = {"source": "Top sources", "author": "Top authors", "hashtag": "Top hashtags", "domain": "Top linked domains", "narrative": "Co-occurring narratives"}
+
+vigie = current()
+now = vigie.now()
+st.title("Narrative")
+
+lists = vigie.watchlists()
+labels = lists.narratives
+
+left, middle, right = st.columns([1, 2, 1])
+kind = left.selectbox("What", list(KINDS), format_func=KINDS.get, key="kind", bind="query-params")
+if kind == "narrative":
+    choices = list(labels)
+elif kind == "term":
+    choices = lists.terms
+else:
+    choices = list(dict.fromkeys([*queries.recent_values(vigie.store, vigie.store_key, "hashtag", now), *lists.hashtags]))
+value = middle.selectbox(
+    KINDS[kind],
+    choices,
+    index=0 if choices else None,
+    format_func=lambda v: f"{labels[v]} ({v})" if kind == "narrative" and v in labels else v,
+    accept_new_options=True,
+    placeholder="Pick or type one",
+    key="value",
+    bind="query-params",
+)
+with right:
+    since, until = periods.pick("Period", "narrative-period", now, default="Last 30 days")
+
+if not value:
+    st.info("Pick a narrative, a watchlist term or a hashtag (the Overview lists those trending now).")
+    st.stop()
+
+view = queries.subject(vigie.store, vigie.store_key, kind, value, since, until)
+title = labels.get(value, value) if kind == "narrative" else value
+st.subheader(md(title))
+st.caption(f"{view.total:,} posts · {len(view.spikes)} spike(s) flagged by the detector · times in {md(vigie.zone.key)}")
+
+if view.timeline:
+    st.altair_chart(charts.timeline(view.timeline, view.spikes, vigie.zone, queries.interval_for(since, until)), width="stretch")
+else:
+    st.info("No post in this period.")
+    st.stop()
+
+
+def top_table(terms: list[TermCount], field: str) -> None:
+    if not terms:
+        st.caption("none")
+        return
+    st.dataframe(
+        pd.DataFrame({field: [t.value for t in terms], "posts": [t.count for t in terms]}),
+        hide_index=True,
+        width="stretch",
+        column_config={"posts": st.column_config.ProgressColumn(format="%d", min_value=0, max_value=max(t.count for t in terms))},
+    )
+
+
+columns = st.columns(3)
+for index, field in enumerate(TOP_TITLES):
+    with columns[index % 3]:
+        st.markdown(f"**{TOP_TITLES[field]}**")
+        top_table(view.top[field], field)
+with columns[len(TOP_TITLES) % 3]:
+    st.markdown("**Languages**")
+    if view.top["language"]:
+        st.altair_chart(charts.share(view.top["language"], "language"), width="stretch")
+
+st.subheader("Copy-paste clusters")
+if view.clusters:
+    st.caption("The same text posted across sources; the first appearance is where it started, as far as Vigie saw.")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "cluster": [c.cluster_id for c in view.clusters],
+                "posts": [c.posts for c in view.clusters],
+                "sources": [c.sources for c in view.clusters],
+                "first seen in": [c.first_source for c in view.clusters],
+                "first seen at": [local_time(c.first_published_at, vigie.zone) for c in view.clusters],
+                "first post": [c.first_post_id for c in view.clusters],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    first = queries.posts(vigie.store, vigie.store_key, tuple(c.first_post_id for c in view.clusters[:3]))
+    with st.expander("First post of the widest clusters"):
+        for post in first:
+            post_card(post, vigie.zone, key="cluster")
+else:
+    st.caption("No text of this subject was copied across two sources or more in this period.")
+
+st.subheader("Posts, newest first")
+query = queries.subject_query(kind, value, since, until).model_copy(update={"limit": PAGE_SIZE, "sort": "newest"})
+pages = max(1, -(-view.total // PAGE_SIZE))
+page = st.pagination(pages, key=f"narrative-page-{queries.digest(query)}") if pages > 1 else 1
+result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (page - 1) * PAGE_SIZE}))
+for hit in result.hits:
+    post_card(hit.post, vigie.zone, key="narrative")

@@ -1,0 +1,108 @@
+"""Search: full text and filters over every stored post, matched words highlighted; save, subscribe, export."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import actions, download, periods, queries
+from dashboard.render import local_time, md, post_card
+from dashboard.session import current
+from store.base import PostQuery
+from vigie.models import PLATFORMS
+
+PAGE_SIZE = 20
+FILTER_KEYS = {"text": "search-text", "platforms": "search-platforms", "sources": "search-sources", "languages": "search-languages", "narratives": "search-narratives", "tags": "search-tags", "authors": "search-authors", "sort": "search-sort"}
+
+vigie = current()
+now = vigie.now()
+today = now.astimezone(vigie.zone).date()
+recent = (now - timedelta(days=30), now)
+st.title("Search")
+
+
+def load(saved_query: dict) -> None:
+    """Fill the widgets from a saved search (a callback: widgets cannot change once drawn in a run)."""
+    query = PostQuery.model_validate(saved_query)
+    for name, key in FILTER_KEYS.items():
+        value = getattr(query, name)
+        st.session_state[key] = ", ".join(value) if name == "authors" else list(value) if isinstance(value, tuple) else value or ""
+
+
+saved_searches = queries.saved_searches(vigie.store, vigie.store_key)
+if saved_searches:
+    with st.expander(f"Saved searches ({len(saved_searches)})"):
+        for saved in saved_searches:
+            st.button(f"Load: {md(saved.name)}", key=f"load-{saved.id}", on_click=load, args=(saved.query,))
+
+
+lists = vigie.watchlists()
+source_tags = [tag for source in vigie.config.sources for tag in source.tags]
+
+
+text = st.text_input("Words", key=FILTER_KEYS["text"], placeholder='e.g. guérison "miracle cure"; all words must appear')
+with st.expander("Filters", expanded=True):
+    first, second, third = st.columns(3)
+    chosen_days = first.date_input("Published between", value=(today - timedelta(days=30), today), max_value=today + timedelta(days=1), key="search-period")
+    platforms = first.multiselect("Platform", PLATFORMS, key=FILTER_KEYS["platforms"])
+    sources = second.multiselect("Source", sorted(s.id for s in vigie.config.sources), accept_new_options=True, key=FILTER_KEYS["sources"])
+    languages = second.multiselect("Language", [*vigie.config.settings.enrich.language.languages, "und"], accept_new_options=True, key=FILTER_KEYS["languages"])
+    narratives = third.multiselect("Narrative", list(lists.narratives), format_func=lambda n: lists.narratives.get(n, n), accept_new_options=True, key=FILTER_KEYS["narratives"])
+    tags = third.multiselect("Tag", list(dict.fromkeys([*source_tags, *lists.terms])), accept_new_options=True, key=FILTER_KEYS["tags"])
+    authors = first.text_input("Authors (handles or ids, comma-separated)", key=FILTER_KEYS["authors"])
+    sort = second.radio("Order", ["newest", "oldest", "relevance"], horizontal=True, key=FILTER_KEYS["sort"])
+
+days: tuple[date, ...] = tuple(chosen_days) if isinstance(chosen_days, tuple | list) else (chosen_days,)
+since, until = periods.day_range(days[0], days[-1], vigie.zone) if days else recent
+query = PostQuery(
+    text=text.strip() or None,
+    since=since,
+    until=until,
+    platforms=tuple(platforms),
+    sources=tuple(sources),
+    languages=tuple(languages),
+    narratives=tuple(narratives),
+    tags=tuple(tags),
+    authors=tuple(a.strip().lstrip("@") for a in authors.split(",") if a.strip()),
+    sort=sort,
+    limit=PAGE_SIZE,
+)
+
+scope = queries.coverage(vigie.store, vigie.store_key, query)
+watched = sorted(query.sources) or sorted(s.id for s in vigie.config.sources if not query.platforms or s.platform in query.platforms)
+named = ", ".join(watched[:6]) + (f" and {len(watched) - 6} more" if len(watched) > 6 else "")
+span = f"; the oldest is from {local_time(scope.first, vigie.zone)}, the newest from {local_time(scope.last, vigie.zone)}." if scope.first else "."
+st.caption(md(f"Searching {scope.total:,} posts from {len(watched)} source(s) ({named or 'none configured'}), published {local_time(since, vigie.zone)} to {local_time(until, vigie.zone)}{span}"))
+
+paging = f"search-page-{queries.digest(query)}"
+result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (st.session_state.get(paging, 1) - 1) * PAGE_SIZE}))
+total = result.total
+st.markdown(f"**{total:,} matching post(s)**")
+if total > PAGE_SIZE:
+    st.pagination(-(-total // PAGE_SIZE), key=paging)
+for hit in result.hits:
+    post_card(hit.post, vigie.zone, hit.highlights, key="search")
+
+st.divider()
+save, export = st.columns(2)
+with save:
+    st.markdown("**Save this search**")
+    st.caption("Words and filters are saved, not the period: a saved search watches new posts, and alert rules can use it.")
+    with st.form("save-search", clear_on_submit=True):
+        name = st.text_input("Name", key="save-name")
+        email = st.text_input("Subscribe this address to its alerts (optional)", key="save-email")
+        mode = st.radio("Delivery", ["immediate", "digest"], horizontal=True, key="save-mode")
+        if st.form_submit_button("Save"):
+            try:
+                saved = actions.save_search(vigie.store, name, query)
+                if email.strip():
+                    actions.save_subscription(vigie.store, None, email, [actions.search_rule_id(saved)], mode)
+                st.success(f"Saved as {md(saved.name)}" + (f"; {md(email.strip())} subscribed." if email.strip() else "."))
+            except actions.InvalidInput as exc:
+                st.error(md(str(exc)))
+with export:
+    st.markdown("**Export every matching post**")
+    st.caption(f"{total:,} rows, streamed (the link works for {download.LINK_TTL // 60} minutes).")
+    st.link_button("CSV", download.export_link(query, "csv"), icon=":material/download:", disabled=not total)
+    st.link_button("JSON Lines", download.export_link(query, "jsonl"), icon=":material/download:", disabled=not total)

@@ -1,0 +1,176 @@
+"""Copy-paste clusters: coordinated campaigns repost one text with small edits across channels.
+
+Each text gets a MinHash signature over word shingles, cut into LSH bands; the band hashes are the post's
+`near_dup_keys`. Posts sharing a band key (in the batch, or in the store through `find_near_duplicates`)
+are near-copies and share a `cluster_id`. A cluster id is made from the first member's publication time and
+id, so the smallest id names the earliest cluster, and a cluster keeps its id when later copies arrive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import Protocol
+
+import numpy as np
+
+from enrich.folding import WORD, fold_word
+from vigie.models import Post
+
+SHINGLE_WORDS = 2
+"""Word pairs: one changed word alters two shingles, so a lightly edited copy stays above the threshold."""
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@[\w.@-]+", re.IGNORECASE)
+
+
+def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> tuple[np.ndarray, int]:
+    """32-bit hashes of the text's word shingles (folded words, links and mentions left out), and its word count."""
+    words = [fold_word(word) for word in WORD.findall(_LINKS.sub(" ", text))]
+    if len(words) < size:
+        grams = [" ".join(words)] if words else []
+    else:
+        grams = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+    hashes = np.fromiter((zlib.crc32(gram.encode()) for gram in set(grams)), dtype=np.uint64, count=len(set(grams)))
+    return hashes, len(words)
+
+
+def lsh_parameters(threshold: float, permutations: int) -> tuple[int, int]:
+    """(bands, rows per band) that best separate pairs above and below the Jaccard threshold.
+
+    Minimises the area of false positives (similarity below threshold, collide) plus false negatives
+    (above threshold, never collide) under the S-curve 1 - (1 - s^r)^b.
+    """
+    grid = np.linspace(0.0, 1.0, 1001)
+    best = (float("inf"), 1, permutations)
+    for bands in range(1, permutations + 1):
+        for rows in range(1, permutations // bands + 1):
+            collide = 1.0 - (1.0 - grid**rows) ** bands
+            below, above = grid <= threshold, grid >= threshold
+            error = np.trapezoid(collide[below], grid[below]) + np.trapezoid(1.0 - collide[above], grid[above])
+            if error < best[0]:
+                best = (error, bands, rows)
+    return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class Signature:
+    keys: list[str]
+    words: int
+
+
+class NearDuplicates:
+    """MinHash + LSH with fixed seeds: the same text gets the same keys in every run and every process."""
+
+    def __init__(self, threshold: float = 0.7, min_words: int = 8, permutations: int = 128, seed: int = 1) -> None:
+        self.threshold = threshold
+        self.min_words = min_words
+        self.bands, self.rows = lsh_parameters(threshold, permutations)
+        generator = np.random.default_rng(seed)
+        self._multipliers = (generator.integers(1, 2**63, size=(self.bands * self.rows, 1), dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+        self._offsets = generator.integers(0, 2**63, size=(self.bands * self.rows, 1), dtype=np.uint64)
+
+    def signatures(self, texts: Sequence[str]) -> list[list[str]]:
+        """Band keys of each text; texts shorter than `min_words` get none."""
+        shingles = [shingle_hashes(text) for text in texts]
+        kept = [i for i, (hashes, words) in enumerate(shingles) if words >= self.min_words and len(hashes)]
+        result: list[list[str]] = [[] for _ in texts]
+        if not kept:
+            return result
+        parts = [shingles[i][0] for i in kept]
+        lengths = np.fromiter((len(part) for part in parts), dtype=np.int64, count=len(parts))
+        bounds = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        with np.errstate(over="ignore"):
+            hashed = (self._multipliers * np.concatenate(parts)[None, :] + self._offsets) >> np.uint64(32)
+        minima = np.minimum.reduceat(hashed, bounds, axis=1).T.astype(np.uint32)
+        for row, index in enumerate(kept):
+            bands = minima[row].reshape(self.bands, self.rows)
+            result[index] = [f"{band:02d}{hashlib.blake2b(values.tobytes(), digest_size=8).hexdigest()}" for band, values in enumerate(bands)]
+        return result
+
+    @cached_property
+    def description(self) -> str:
+        return f"MinHash {self.bands * self.rows} permutations, {self.bands} bands of {self.rows} rows, {SHINGLE_WORDS}-word shingles"
+
+
+def cluster_id_for(post_id: str, published_at: datetime) -> str:
+    """Sortable by time: the smallest cluster id belongs to the earliest first member."""
+    digest = hashlib.blake2b(post_id.encode(), digest_size=6).hexdigest()
+    return f"{published_at:%Y%m%d%H%M%S}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    post_id: str
+    published_at: datetime
+    keys: list[str]
+
+
+Lookup = Callable[[Iterable[str]], list[tuple[str, str | None]]]
+
+
+def assign_clusters(members: Sequence[Member], lookup: Lookup | None = None) -> list[str | None]:
+    """The cluster id of each member: near-copies within the batch share one, and a stored cluster they
+    join keeps its id; members without keys get None."""
+    parent = list(range(len(members)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]
+            index = parent[index]
+        return index
+
+    owner: dict[str, int] = {}
+    for index, member in enumerate(members):
+        for key in member.keys:
+            other = owner.setdefault(key, index)
+            if other != index:
+                parent[root(index)] = root(other)
+    stored: dict[int, set[str]] = {}
+    if lookup is not None:
+        for index, member in enumerate(members):
+            if member.keys:
+                found = {cluster for _, cluster in lookup(member.keys) if cluster}
+                stored.setdefault(root(index), set()).update(found)
+    groups: dict[int, list[int]] = {}
+    for index, member in enumerate(members):
+        if member.keys:
+            groups.setdefault(root(index), []).append(index)
+    result: list[str | None] = [None] * len(members)
+    for group_root, indexes in groups.items():
+        known = stored.get(group_root)
+        cluster = min(known) if known else min(cluster_id_for(members[i].post_id, members[i].published_at) for i in indexes)
+        for index in indexes:
+            result[index] = cluster
+    return result
+
+
+class NearDuplicateIndex(Protocol):
+    """Where earlier posts' band keys can be looked up: the store, or a `MemoryIndex`."""
+
+    def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]: ...
+
+
+class MemoryIndex:
+    """Band keys of the posts enriched so far in this process, for enrichment without a store (`vigie enrich`)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, dict[str, str | None]] = {}
+
+    def add(self, posts: Iterable[Post]) -> None:
+        for post in posts:
+            for key in post.near_dup_keys:
+                self._by_key.setdefault(key, {})[post.id] = post.cluster_id
+
+    def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
+        shared: dict[str, int] = {}
+        clusters: dict[str, str | None] = {}
+        for key in set(keys):
+            for post_id, cluster in self._by_key.get(key, {}).items():
+                shared[post_id] = shared.get(post_id, 0) + 1
+                clusters[post_id] = cluster
+        ranked = sorted(shared, key=lambda post_id: (-shared[post_id], post_id))[:limit]
+        return [(post_id, clusters[post_id]) for post_id in ranked]

@@ -1,0 +1,80 @@
+"""The enricher: one object that runs every enrichment step over a batch of posts.
+
+The crawl pipeline calls it on new posts and `vigie enrich` / `vigie reenrich` call it in bulk:
+the same code, so a post is enriched the same way however it arrived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign_clusters
+from enrich.entities import extract_entities
+from enrich.language import LanguageIdentifier
+from enrich.watchlists import Tagging, WatchlistMatcher, load_watchlists
+from vigie.models import Post, TagMatch
+
+if TYPE_CHECKING:
+    from vigie.config import Config
+
+
+def post_body(post: Post) -> str:
+    return "\n".join(part for part in (post.title, post.text) if part)
+
+
+def retag(post: Post, tagging: Tagging, replaced: Iterable[TagMatch] | None = None) -> tuple[list[str], list[str], list[TagMatch]]:
+    """Tags, narratives and matches after a new tagging: tags that no replaced match produced
+    (the source's tags) are kept, in front."""
+    old_terms = {match.term for match in (post.matches if replaced is None else replaced)}
+    kept = [tag for tag in post.tags if tag not in old_terms]
+    return list(dict.fromkeys([*kept, *tagging.terms])), tagging.narratives, tagging.matches
+
+
+class Enricher:
+    """Language, entities, watchlist narratives and copy-paste clusters, for a batch of posts."""
+
+    def __init__(self, language: LanguageIdentifier, matcher: WatchlistMatcher, duplicates: NearDuplicates, store: NearDuplicateIndex | None = None) -> None:
+        self.language = language
+        self.matcher = matcher
+        self.duplicates = duplicates
+        self.store = store
+
+    @classmethod
+    def from_config(cls, config: Config, store: NearDuplicateIndex | None = None) -> Enricher:
+        """`store` (the Store, or any index of earlier posts) is where near-copies published before are looked up."""
+        settings = config.settings.enrich
+        return cls(
+            LanguageIdentifier.from_settings(settings.language),
+            WatchlistMatcher(load_watchlists(config.config_dir / "watchlists")),
+            NearDuplicates(settings.duplicate_threshold, settings.min_duplicate_words),
+            store=store,
+        )
+
+    def enrich(self, posts: list[Post]) -> list[Post]:
+        """New Post objects with every enrichment field filled; the input posts are not changed."""
+        keys = self.duplicates.signatures([post.text or post.title or "" for post in posts])
+        lookup = self.store.find_near_duplicates if self.store is not None else None
+        clusters = assign_clusters([Member(post.id, post.published_at, k) for post, k in zip(posts, keys, strict=True)], lookup)
+        return [self._enrich_one(post, k, cluster) for post, k, cluster in zip(posts, keys, clusters, strict=True)]
+
+    def _enrich_one(self, post: Post, keys: list[str], cluster: str | None) -> Post:
+        body = post_body(post)
+        detection = self.language.identify(body, post.platform_language)
+        entities = extract_entities(body, hashtags=post.hashtags, mentions=post.mentions, links=post.links)
+        tags, narratives, matches = retag(post, self.matcher.tag(post.text, post.title))
+        return post.model_copy(
+            update={
+                "language": detection.language,
+                "language_confidence": detection.confidence,
+                "hashtags": entities.hashtags,
+                "mentions": entities.mentions,
+                "links": entities.links,
+                "domains": entities.domains,
+                "tags": tags,
+                "narratives": narratives,
+                "matches": matches,
+                "near_dup_keys": keys,
+                "cluster_id": cluster,
+            }
+        )

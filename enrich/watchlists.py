@@ -1,0 +1,301 @@
+"""Watchlists: narratives and the words that reveal them, matched in one Aho-Corasick pass.
+
+A watchlist file (`config/watchlists/<id>.yaml`) holds `narratives:`; each has `terms` per language,
+optional `hashtags`, `patterns` (regular expressions) and `exclude` terms. Matching folds case and
+accents, respects word boundaries, accepts plural and feminine forms, reads hashtags as words
+(`#GreatReset` → `great reset`) and keeps the span of every match in the original text.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import ahocorasick
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from enrich.folding import WORD, camel_boundaries, fold_word
+from enrich.inflection import inflections
+from vigie.config import ConfigError, _line_of, read_yaml, validate_file
+from vigie.models import TagMatch
+
+EXACT = "="
+"""A term that starts with `=` is matched as written (folded), without plural or feminine forms."""
+
+HASHTAG_FILLERS = frozenset(
+    """stop non no not anti pro the le la les l de du des d un une a au aux et and or of in is it to my we our us your you
+    je tu il elle nous vous ils on ma mon mes ton ta tes notre votre nos vos pas plus more end fin free libre truth verite
+    real vrai fake faux big great new nouveau nouvel nouvelle grand grande now wake up awake save sauvez protect do dont
+    say said all tous toutes tout qui who why what how get out go ne me moi""".split()
+)
+"""Small words a hashtag may glue to a term (`#stopgrandreset`); only these and watchlist words split a
+lower-case hashtag, so `#secteur` is never read as `secte` + `ur`."""
+
+MatchKind = Literal["term", "exclude"]
+
+
+class Narrative(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Stable id: lower-case letters, digits, `-`, `_`.")
+    label: str = Field(min_length=1, description="Name shown to analysts.")
+    description: str = Field("", description="What the narrative is and why it is watched.")
+    terms: dict[str, list[str]] = Field(default_factory=dict, description="Language code → terms and phrases (`=term`: no inflections).")
+    hashtags: list[str] = Field(default_factory=list, description="Hashtags (with or without `#`) matched only as hashtags.")
+    patterns: list[str] = Field(default_factory=list, description="Regular expressions, matched case-insensitively on the original text.")
+    exclude: list[str] = Field(default_factory=list, description="Terms that cancel every match of this narrative in the same post.")
+
+    @field_validator("terms")
+    @classmethod
+    def _language_codes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for code, terms in value.items():
+            if not re.fullmatch(r"[a-z]{2,3}|any", code):
+                raise ValueError(f"{code!r} is not a language code (use ISO 639-1 such as fr, en, or `any`)")
+            for term in terms:
+                if not WORD.search(term):
+                    raise ValueError(f"term {term!r} has no letters or digits")
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> Narrative:
+        if not (any(self.terms.values()) or self.hashtags or self.patterns):
+            raise ValueError(f"narrative {self.id!r} has no terms, hashtags or patterns")
+        return self
+
+
+class WatchlistFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = None
+    description: str | None = None
+    narratives: list[Narrative] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Watchlist:
+    id: str
+    path: Path
+    narratives: list[Narrative] = field(default_factory=list)
+
+
+def load_watchlist(path: Path) -> Watchlist:
+    data, node = read_yaml(path)
+    parsed = validate_file(path, WatchlistFile, data, node)
+    seen: dict[str, int] = {}
+    for index, narrative in enumerate(parsed.narratives):
+        if narrative.id in seen:
+            line = _line_of(node, ("narratives", index, "id"))
+            raise ConfigError(f"{path}:{line}: narratives[{index}].id: duplicate narrative id {narrative.id!r}")
+        seen[narrative.id] = index
+    return Watchlist(id=path.stem, path=path, narratives=parsed.narratives)
+
+
+def load_watchlists(folder: Path) -> list[Watchlist]:
+    """Every `*.yaml` of the folder, in name order; a narrative id may appear in one file only."""
+    watchlists = [load_watchlist(path) for path in sorted(folder.glob("*.yaml"))] if folder.is_dir() else []
+    owner: dict[str, Path] = {}
+    for watchlist in watchlists:
+        for narrative in watchlist.narratives:
+            if narrative.id in owner:
+                raise ConfigError(f"{watchlist.path}: narrative id {narrative.id!r} is already defined in {owner[narrative.id]}")
+            owner[narrative.id] = watchlist.path
+    return watchlists
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    kind: MatchKind
+    narrative: str
+    watchlist: str
+    term: str
+    words: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    narrative: str
+    watchlist: str
+    pattern: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tagging:
+    """What the watchlists say about one post."""
+
+    terms: list[str]
+    narratives: list[str]
+    matches: list[TagMatch]
+
+
+def _folded_words(term: str) -> list[str]:
+    return [fold_word(word) for word in WORD.findall(term.removeprefix(EXACT))]
+
+
+class WatchlistMatcher:
+    """All terms of all watchlists in one automaton; `match` scans a text once."""
+
+    def __init__(self, watchlists: list[Watchlist]) -> None:
+        self.watchlists = watchlists
+        self.narrative_ids = [n.id for w in watchlists for n in w.narratives]
+        keys: dict[str, list[_Entry]] = {}
+        self._joined: dict[str, list[_Entry]] = {}
+        self._hashtags: dict[str, list[_Entry]] = {}
+        self.vocabulary: set[str] = set(HASHTAG_FILLERS)
+        patterns: list[_Pattern] = []
+        for watchlist in watchlists:
+            for narrative in watchlist.narratives:
+                for language, terms in sorted(narrative.terms.items()):
+                    for term in terms:
+                        self._add_term(keys, _Entry("term", narrative.id, watchlist.id, term, 0), language)
+                for term in narrative.exclude:
+                    for language in ("fr", "en"):
+                        self._add_term(keys, _Entry("exclude", narrative.id, watchlist.id, term, 0), language)
+                for tag in narrative.hashtags:
+                    joined = "".join(_folded_words(tag))
+                    self._hashtags.setdefault(joined, []).append(_Entry("term", narrative.id, watchlist.id, tag, 1))
+                patterns.extend(_Pattern(narrative.id, watchlist.id, pattern) for pattern in narrative.patterns)
+        self.automaton = ahocorasick.Automaton()
+        for key, entries in keys.items():
+            self.automaton.add_word(key, (len(key), tuple(dict.fromkeys(entries))))
+        if keys:
+            self.automaton.make_automaton()
+        self._patterns = patterns
+        self._regex = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(patterns)), re.IGNORECASE) if patterns else None
+        self._split = lru_cache(maxsize=65_536)(self._split_hashtag)
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> WatchlistMatcher:
+        return cls(load_watchlists(folder))
+
+    def _add_term(self, keys: dict[str, list[_Entry]], entry: _Entry, language: str) -> None:
+        words = _folded_words(entry.term)
+        forms = [tuple(words)] if entry.term.startswith(EXACT) else inflections(words, language)
+        for form in forms:
+            keys.setdefault(f" {' '.join(form)} ", []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, len(form)))
+            self._joined.setdefault("".join(form), []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, 1))
+            self.vocabulary.update(form)
+
+    # ------------------------------------------------------------ scanning
+
+    def _split_hashtag(self, word: str) -> tuple[tuple[int, int], ...]:
+        """Spans of the words glued in a hashtag: watchlist words anywhere, other words only between case changes."""
+        folded = [fold_word(char) for char in word]
+        if any(len(char) != 1 for char in folded):
+            return ((0, len(word)),)
+        lower = "".join(folded)
+        cuts = {0, len(word), *camel_boundaries(word)}
+        size = len(word)
+        # best[i] = (unknown segments, segments, previous cut) for the prefix of length i
+        best: list[tuple[int, int, int] | None] = [None] * (size + 1)
+        best[0] = (0, 0, -1)
+        for end in range(1, size + 1):
+            for start in range(max(0, end - 30), end):
+                if best[start] is None:
+                    continue
+                known = lower[start:end] in self.vocabulary
+                if not known and not (start in cuts and end in cuts):
+                    continue
+                unknown, segments, _ = best[start]
+                candidate = (unknown + (not known), segments + 1, start)
+                if best[end] is None or candidate[:2] < best[end][:2]:
+                    best[end] = candidate
+        spans: list[tuple[int, int]] = []
+        end = size
+        while end > 0:
+            start = best[end][2]
+            spans.append((start, end))
+            end = start
+        return tuple(reversed(spans))
+
+    def _tokens(self, text: str) -> tuple[list[str], list[tuple[int, int]], list[tuple[str, int, int]]]:
+        """Folded words with their spans; hashtags are split into their words."""
+        words: list[str] = []
+        spans: list[tuple[int, int]] = []
+        hashtags: list[tuple[str, int, int]] = []
+        for match in WORD.finditer(text):
+            word, start, end = match.group(), match.start(), match.end()
+            if start and text[start - 1] == "#":
+                hashtags.append((fold_word(word), start - 1, end))
+                parts = self._split(word) if len(word) > 3 else ((0, len(word)),)
+                for part_start, part_end in parts:
+                    words.append(fold_word(word[part_start:part_end]))
+                    spans.append((start + part_start, start + part_end))
+                continue
+            words.append(fold_word(word))
+            spans.append((start, end))
+        return words, spans, hashtags
+
+    def scan(self, text: str, field: Literal["text", "title"] = "text") -> tuple[list[TagMatch], set[str]]:
+        """Matches in one text, and the narratives whose exclusion terms occur in it."""
+        words, spans, hashtags = self._tokens(text)
+        found: list[tuple[_Entry, int, int]] = []
+        if words and self.automaton.kind == ahocorasick.AHOCORASICK:
+            canonical = " " + " ".join(words) + " "
+            starts, position = [], 1
+            for word in words:
+                starts.append(position)
+                position += len(word) + 1
+            for end, (length, entries) in self.automaton.iter(canonical):
+                first = bisect_left(starts, end - length + 2)
+                for entry in entries:
+                    found.append((entry, spans[first][0], spans[first + entry.words - 1][1]))
+        for joined, start, end in hashtags:
+            for entry in self._hashtags.get(joined, ()):
+                found.append((entry, start, end))
+            for entry in self._joined.get(joined, ()):
+                found.append((entry, start + 1, end))
+        if self._regex is not None:
+            for match in self._regex.finditer(text):
+                pattern = self._patterns[int(match.lastgroup[1:])]
+                found.append((_Entry("term", pattern.narrative, pattern.watchlist, pattern.pattern, 0), match.start(), match.end()))
+        excluded = {entry.narrative for entry, _, _ in found if entry.kind == "exclude"}
+        matches = [
+            TagMatch(narrative=entry.narrative, term=entry.term, field=field, start=start, end=end, watchlist=entry.watchlist)
+            for entry, start, end in found
+            if entry.kind == "term"
+        ]
+        return matches, excluded
+
+    def tag(self, text: str, title: str | None = None) -> Tagging:
+        """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest."""
+        matches, excluded = self.scan(text, "text")
+        if title:
+            title_matches, title_excluded = self.scan(title, "title")
+            matches = title_matches + matches
+            excluded |= title_excluded
+        kept = _without_nested([m for m in matches if m.narrative not in excluded])
+        return Tagging(
+            terms=list(dict.fromkeys(m.term for m in kept)),
+            narratives=list(dict.fromkeys(m.narrative for m in kept)),
+            matches=kept,
+        )
+
+
+def _without_nested(matches: list[TagMatch]) -> list[TagMatch]:
+    """One match per span: drop repeats and matches inside a longer match of the same narrative."""
+    ordered = sorted(matches, key=lambda m: (m.field != "title", m.start, -(m.end - m.start), m.narrative, m.term))
+    kept: list[TagMatch] = []
+    seen: set[tuple[str, str, int, int]] = set()
+    for match in ordered:
+        key = (match.field, match.narrative, match.start, match.end)
+        if key in seen:
+            continue
+        if any(k.field == match.field and k.narrative == match.narrative and k.start <= match.start and match.end <= k.end for k in kept):
+            continue
+        seen.add(key)
+        kept.append(match)
+    return kept

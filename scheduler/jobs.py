@@ -1,0 +1,152 @@
+"""The scheduled jobs. They live in the persistent job store, so each is a module-level function whose
+arguments are plain ids; what they work with (config, the child-process runner) is bound once by the service.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from scheduler.child import ChildProcesses
+from store import open_store
+from store.base import Store
+from vigie.config import Config, ConfigError
+from vigie.models import CrawlError, CrawlRun, utcnow
+
+log = logging.getLogger("vigie.scheduler")
+
+CLOCK_SLACK = timedelta(seconds=2)
+"""A run recorded by the crawler may carry a start time a little before ours (clocks read in two processes)."""
+
+
+class JobsNotBoundError(RuntimeError):
+    """A job ran before the service bound its context (see `bind`)."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    config: Config
+    children: ChildProcesses
+
+
+_context: JobContext | None = None
+
+
+def bind(context: JobContext | None) -> None:
+    global _context
+    _context = context
+
+
+def _bound() -> JobContext:
+    if _context is None:
+        raise JobsNotBoundError("scheduler jobs need a context: call scheduler.jobs.bind() first")
+    return _context
+
+
+def crawl_argv(config: Config, source_id: str) -> list[str]:
+    """`schedule.crawl_command` with `{source}` and `{platform}` filled in, or this Python's `vigie crawl SOURCE_ID`."""
+    command = config.settings.schedule.crawl_command
+    if command:
+        platform = config.source(source_id).platform
+        return [part.replace("{source}", source_id).replace("{platform}", platform) for part in command]
+    return [sys.executable, "-m", "vigie.cli", "crawl", "--json", source_id]
+
+
+def child_env(config: Config, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment, with the config and data folders made absolute (children may run elsewhere).
+
+    Children log to their output, which the service relays into its own log: one writer for the log file,
+    and every line of a child tagged with it (`child=crawl <source>`).
+    """
+    env = dict(os.environ if base is None else base)
+    env["VIGIE_CONFIG"] = str(config.config_dir.resolve())
+    env["VIGIE_DATA_DIR"] = str(config.data_dir.resolve())
+    env["VIGIE_LOG__FILE"] = ""
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def crawl_source(source_id: str) -> None:
+    """Crawl one source in a child process, within `crawl.run_timeout`; a failure is recorded and retried next time."""
+    context = _bound()
+    config = context.config
+    try:
+        source = config.source(source_id)
+    except ConfigError as exc:
+        log.warning("skipping crawl: %s", exc, extra={"source": source_id})
+        return
+    timeout = config.settings.crawl.run_timeout.total_seconds()
+    started = utcnow()
+    log.info("crawl started", extra={"source": source_id})
+    result = context.children.run(crawl_argv(config, source_id), timeout=timeout, name=f"crawl {source_id}", env=child_env(config))
+    if result.ok:
+        log.info("crawl finished", extra={"source": source_id, "seconds": round((utcnow() - started).total_seconds(), 1)})
+        return
+    with open_store(config) as store:
+        run = record_failed_crawl(store, source_id, source.platform, started, result.error_line(timeout))
+    log.error("crawl failed: %s", run.errors[-1].message if run.errors else "see the crawl-run log", extra={"source": source_id, "run_id": run.id})
+
+
+def record_failed_crawl(store: Store, source_id: str, platform: str, started: datetime, error: str) -> CrawlRun:
+    """Close the run the crawler left open, or record one when the crawler died before recording anything.
+
+    A run the crawler already closed itself (it failed and said why) is kept as it is.
+    """
+    now = utcnow()
+    recent = [run for run in store.crawl_runs(source_id, limit=10) if run.started_at >= started - CLOCK_SLACK]
+    for run in recent:
+        if run.status == "running":
+            closed = run.model_copy(update={"status": "failed", "finished_at": now, "errors": [*run.errors, CrawlError(message=error)]})
+            store.record_crawl_run(closed)
+            return closed
+    if recent:
+        return recent[0]
+    run = CrawlRun(
+        id=f"{source_id}-{started:%Y%m%dT%H%M%S%f}-scheduler",
+        source_id=source_id,
+        platform=platform,
+        started_at=started,
+        finished_at=now,
+        status="failed",
+        errors=[CrawlError(message=error)],
+    )
+    store.record_crawl_run(run)
+    return run
+
+
+def alert_cycle() -> None:
+    """Detect spikes and silent sources, then send what the outbox has due."""
+    from alerts.cycle import run_cycle
+    from alerts.outbox import deliver_due
+
+    config = _bound().config
+    with open_store(config) as store:
+        alerts = run_cycle(config, store)
+        deliver_due(config, store)
+    log.info("alert cycle done", extra={"alerts": len(alerts)})
+
+
+def send_digests() -> None:
+    from alerts.digest import queue_digests
+    from alerts.outbox import deliver_due
+
+    config = _bound().config
+    with open_store(config) as store:
+        queue_digests(config, store, utcnow())
+        deliver_due(config, store)
+    log.info("digests queued and delivered")
+
+
+def apply_retention() -> None:
+    """Delete posts older than `schedule.retention`."""
+    config = _bound().config
+    retention = config.settings.schedule.retention
+    if retention is None:
+        return
+    with open_store(config) as store:
+        deleted = store.delete_posts(utcnow() - retention)
+    log.info("retention applied", extra={"deleted_posts": deleted, "older_than": str(retention)})

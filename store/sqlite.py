@@ -1,0 +1,685 @@
+"""The embedded store: one SQLite file, FTS5 for full text, WAL so the dashboard reads while the crawler writes.
+
+One `SQLiteStore` owns one connection (guarded by a lock, so a Streamlit session thread may use it too); open one
+per process. Every SQLite failure becomes a `StoreError` whose one-line message names the file. The schema lives in
+`store/sqlite_schema.py`; its layout notes explain why posts are split into narrow rows, documents and side tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from store.base import (
+    BucketCount,
+    ClusterSummary,
+    GroupField,
+    Interval,
+    PostQuery,
+    SearchHit,
+    SearchResult,
+    Store,
+    StoreError,
+    TermCount,
+    TopField,
+    UpsertResult,
+)
+from store.sqlite_schema import MIGRATIONS
+from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
+_UPSERT_CHUNK = 2000
+
+# Label kinds: repeated strings interned in `labels`, referred to by integer id.
+_KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
+_COLUMN_FIELDS = ("platform", "source", "language", "author")
+_DOC_EXCLUDED = {"title", "text", "first_seen_at"}
+
+_UPSERT_POST = """
+    INSERT INTO posts (pk, id, published, first_seen, platform, source, author, author_id, language, cluster)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (pk) DO UPDATE SET published = excluded.published, platform = excluded.platform,
+        source = excluded.source, author = excluded.author, author_id = excluded.author_id,
+        language = excluded.language, cluster = excluded.cluster
+"""
+_UPSERT_DOC = """
+    INSERT INTO post_docs (pk, title, text, doc) VALUES (?, ?, ?, ?)
+    ON CONFLICT (pk) DO UPDATE SET title = excluded.title, text = excluded.text, doc = excluded.doc
+"""
+_POST_COLUMNS = "p.first_seen, d.title, d.text, d.doc"
+
+
+def _us(value: datetime) -> int:
+    return (as_utc(value) - _EPOCH) // _MICROSECOND
+
+
+def _datetime(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _key_hash(key: str) -> int:
+    """LSH band keys as signed 64-bit integers: an eighth of the space of the hex strings, same lookups."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+# ---------------------------------------------------------------- full-text query syntax
+
+_WORD = re.compile(r"(?:[^\W_]|[\u0300-\u036f])+")
+_CHUNK = re.compile(r'"([^"]*)(?:"|$)|([^\s"]+)')
+
+
+def fold(word: str) -> str:
+    """Lower case without diacritics, as FTS5's `unicode61 remove_diacritics 2` indexes words."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if not unicodedata.combining(c))
+
+
+def query_phrases(text: str | None) -> list[tuple[str, ...]]:
+    """A user's query as phrases of words: `"quoted words"` and hyphenated words stay together, the rest is one
+    phrase per word. Operators and punctuation are plain text here, so no input is a syntax error."""
+    phrases = []
+    for match in _CHUNK.finditer(text or ""):
+        words = tuple(_WORD.findall(match.group(1) if match.group(1) is not None else match.group(2)))
+        if words:
+            phrases.append(words)
+    return phrases
+
+
+def _fts_expression(phrases: list[tuple[str, ...]]) -> str:
+    return " ".join('"' + " ".join(words) + '"' for words in phrases)
+
+
+def highlight_spans(text: str, phrases: list[tuple[str, ...]]) -> list[tuple[int, int]]:
+    """Character spans of `text` where a phrase of the query occurs, compared folded."""
+    if not phrases:
+        return []
+    tokens = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
+    folded = [word[2] for word in tokens]
+    spans = set()
+    for phrase in {tuple(fold(w) for w in words) for words in phrases}:
+        size = len(phrase)
+        for index in range(len(tokens) - size + 1):
+            if tuple(folded[index : index + size]) == phrase:
+                spans.add((tokens[index][0], tokens[index + size - 1][1]))
+    return sorted(spans)
+
+
+# ---------------------------------------------------------------- the store
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (triggers hold `;` inside BEGIN ... END)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]}")
+
+
+class SQLiteStore(Store):
+    """Posts and everything else Vigie keeps, in one SQLite file."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path | str, *, busy_timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._labels: dict[tuple[int, str], int] = {}
+        self._values: dict[int, str] = {}
+        self._labels_in_transaction: list[tuple[int, str]] = []
+        self._conn: sqlite3.Connection | None = None
+        with self._errors():
+            self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+            try:
+                self._configure()
+                self._migrate()
+            except BaseException:
+                self._conn.close()
+                raise
+
+    # ------------------------------------------------------------ connection, transactions, errors
+
+    def _configure(self) -> None:
+        conn = self._db
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise sqlite3.OperationalError(f"cannot switch to WAL mode (journal mode is {mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA mmap_size = 268435456")
+
+    def _migrate(self) -> None:
+        conn = self._db
+        if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+            return
+        with self._transaction():
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreError(f"{self.path}: schema version {version} is newer than this Vigie knows ({len(MIGRATIONS)}); upgrade Vigie")
+            for number in range(version + 1, len(MIGRATIONS) + 1):
+                for statement in _statements(MIGRATIONS[number - 1]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.path}: the store is closed")
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                with self._errors():
+                    conn.close()
+
+    def _describe(self, exc: sqlite3.Error) -> str:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        lowered = message.lower()
+        if "locked" in lowered or "busy" in lowered:
+            hint = f"another process held the write lock for more than {self.busy_timeout:g}s; try again"
+        elif "full" in lowered:
+            hint = "no space left for the database; free disk space or set retention"
+        elif "readonly" in lowered or "read-only" in lowered:
+            hint = "the file or its folder is read-only"
+        elif "unable to open" in lowered:
+            hint = "check that the folder exists and is writable"
+        elif "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
+            hint = "the file is corrupt or is not a Vigie database; restore a backup or move it aside"
+        else:
+            return f"{self.path}: {message}"
+        return f"{self.path}: {message} ({hint})"
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(self._describe(exc)) from exc
+
+    @contextmanager
+    def _transaction(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE for writes (take the write lock up front), DEFERRED for a consistent read snapshot."""
+        conn = self._db
+        conn.execute(f"BEGIN {mode}")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for key in self._labels_in_transaction:
+                self._values.pop(self._labels.pop(key), None)
+            raise
+        finally:
+            self._labels_in_transaction.clear()
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(), self._transaction() as conn:
+            yield conn
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._errors(), self._transaction("DEFERRED") as conn:
+            yield conn
+
+    # ------------------------------------------------------------ labels
+
+    def _label(self, kind: int, value: str) -> int:
+        """Id of a label, created if new (inside a write transaction)."""
+        key = (kind, value)
+        found = self._labels.get(key)
+        if found is not None:
+            return found
+        conn = self._db
+        row = conn.execute("SELECT id FROM labels WHERE kind = ? AND value = ?", key).fetchone()
+        label = row[0] if row else conn.execute("INSERT INTO labels (kind, value) VALUES (?, ?)", key).lastrowid
+        if not row:
+            self._labels_in_transaction.append(key)
+        self._labels[key] = label
+        self._values[label] = value
+        return label
+
+    def _find_labels(self, field: str, values: Iterable[str]) -> list[int]:
+        """Ids of known labels; unknown values match nothing, so they are left out."""
+        kind = _KIND[field]
+        wanted = list(dict.fromkeys(values))
+        missing = [v for v in wanted if (kind, v) not in self._labels]
+        if missing:
+            rows = self._db.execute(f"SELECT id, value FROM labels WHERE kind = ? AND value IN ({_marks(missing)})", [kind, *missing])
+            for label, value in rows:
+                self._labels[(kind, value)] = label
+                self._values[label] = value
+        return [self._labels[(kind, v)] for v in wanted if (kind, v) in self._labels]
+
+    def _label_values(self, labels: Iterable[int]) -> dict[int, str]:
+        missing = [label for label in set(labels) if label is not None and label not in self._values]
+        for start in range(0, len(missing), 10_000):
+            part = missing[start : start + 10_000]
+            for label, kind, value in self._db.execute(f"SELECT id, kind, value FROM labels WHERE id IN ({_marks(part)})", part):
+                self._labels[(kind, value)] = label
+                self._values[label] = value
+        return self._values
+
+    # ------------------------------------------------------------ posts: writing
+
+    def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
+        new = updated = 0
+        iterator = iter(posts)
+        while chunk := list(islice(iterator, _UPSERT_CHUNK)):
+            added, changed = self._upsert_chunk(chunk)
+            new, updated = new + added, updated + changed
+        return UpsertResult(new=new, updated=updated)
+
+    def _upsert_chunk(self, chunk: list[Post]) -> tuple[int, int]:
+        latest = {post.id: post for post in chunk}
+        repeats = len(chunk) - len(latest)
+        with self._writing() as conn:
+            ids = list(latest)
+            known = {
+                row[0]: row[1:]
+                for row in conn.execute(
+                    f"SELECT p.id, p.pk, p.first_seen, d.title, d.text FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id IN ({_marks(ids)})", ids
+                )
+            }
+            next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
+            now = _us(utcnow())
+            label = self._label
+            post_rows, doc_rows, fts_rows, fts_deletes, label_rows, key_rows = [], [], [], [], [], []
+            for post in latest.values():
+                if post.id in known:
+                    pk, first_seen, title, text = known[post.id]
+                    if (title, text) != (post.title, post.text):
+                        fts_deletes.append((pk, title, text))
+                        fts_rows.append((pk, post.title, post.text))
+                else:
+                    pk, next_pk = next_pk, next_pk + 1
+                    first_seen = _us(post.first_seen_at) if post.first_seen_at else now
+                    fts_rows.append((pk, post.title, post.text))
+                published = _us(post.published_at)
+                author = post.author.handle or post.author.id
+                post_rows.append(
+                    (
+                        pk,
+                        post.id,
+                        published,
+                        first_seen,
+                        label(1, post.platform),
+                        label(2, post.source_id),
+                        label(3, author) if author else None,
+                        label(3, post.author.id) if post.author.id else None,
+                        label(4, post.language) if post.language else None,
+                        post.cluster_id,
+                    )
+                )
+                doc_rows.append((pk, post.title, post.text, post.model_dump_json(exclude=_DOC_EXCLUDED)))
+                side = self._watchlist_labels(post.narratives, post.tags, post.matches)
+                side.update(label(8, v) for v in post.hashtags)
+                side.update(label(9, v) for v in post.domains)
+                side.update(label(10, v) for v in post.mentions)
+                label_rows += [(lid, published, pk) for lid in side]
+                key_rows += [(_key_hash(key), pk) for key in set(post.near_dup_keys)]
+            if known:
+                pks = [row[0] for row in known.values()]
+                conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
+                conn.execute(f"DELETE FROM post_dup_keys WHERE post IN ({_marks(pks)})", pks)
+                conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_deletes)
+            conn.executemany(_UPSERT_POST, post_rows)
+            conn.executemany(_UPSERT_DOC, doc_rows)
+            conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", fts_rows)
+            conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", label_rows)
+            conn.executemany("INSERT INTO post_dup_keys (key, post) VALUES (?, ?)", key_rows)
+        return len(latest) - len(known), len(known) + repeats
+
+    def _watchlist_labels(self, narratives: list[str], tags: list[str], matches: list[TagMatch]) -> set[int]:
+        label = self._label
+        labels = {label(5, v) for v in narratives}
+        labels.update(label(6, v) for v in tags)
+        labels.update(label(7, m.term) for m in matches)
+        return labels
+
+    def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:
+        with self._writing() as conn:
+            row = conn.execute("SELECT p.pk, p.published, d.doc FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id = ?", (post_id,)).fetchone()
+            if row is None:
+                return False
+            pk, published, doc = row
+            data = json.loads(doc)
+            data.update(tags=list(tags), narratives=list(narratives), matches=[m.model_dump(mode="json") for m in matches])
+            conn.execute("UPDATE post_docs SET doc = ? WHERE pk = ?", (json.dumps(data, ensure_ascii=False), pk))
+            watchlist_kinds = (_KIND["narrative"], _KIND["tag"], _KIND["term"])
+            conn.execute("DELETE FROM post_labels WHERE post = ? AND label IN (SELECT id FROM labels WHERE kind IN (?, ?, ?))", (pk, *watchlist_kinds))
+            rows = [(lid, published, pk) for lid in self._watchlist_labels(narratives, tags, matches)]
+            conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", rows)
+        return True
+
+    def delete_posts(self, before: datetime) -> int:
+        cut = _us(before)
+        doomed = "SELECT pk FROM posts WHERE published < ?"
+        with self._writing() as conn:
+            conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
+            conn.execute(f"DELETE FROM post_dup_keys WHERE post IN ({doomed})", (cut,))
+            conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
+            conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
+            return conn.execute("DELETE FROM posts WHERE published < ?", (cut,)).rowcount
+
+    # ------------------------------------------------------------ posts: reading
+
+    def _where(self, query: PostQuery, phrases: list[tuple[str, ...]], *, text: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition on `posts p` (and its parameters) for the query's filters."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        period: list[str] = []
+        if query.since is not None:
+            clauses.append("p.published >= ?")
+            period.append("published >= ?")
+            params.append(_us(query.since))
+        if query.until is not None:
+            clauses.append("p.published < ?")
+            period.append("published < ?")
+            params.append(_us(query.until))
+        window = params[:]
+        for field, values in (("platform", query.platforms), ("source", query.sources), ("language", query.languages)):
+            if values:
+                labels = self._find_labels(field, values)
+                clauses.append(f"p.{field} IN ({_marks(labels)})")
+                params += labels
+        if query.authors:
+            labels = self._find_labels("author", query.authors)
+            clauses.append(f"(p.author IN ({_marks(labels)}) OR p.author_id IN ({_marks(labels)}))")
+            params += labels + labels
+        for field, values in (("narrative", query.narratives), ("tag", query.tags), ("term", query.terms), ("hashtag", query.hashtags)):
+            if values:
+                labels = self._find_labels(field, values)
+                clauses.append(f"p.pk IN (SELECT post FROM post_labels WHERE {' AND '.join([f'label IN ({_marks(labels)})', *period])})")
+                params += labels + window
+        if query.cluster_id is not None:
+            clauses.append("p.cluster = ?")
+            params.append(query.cluster_id)
+        if text and phrases:
+            clauses.append("p.pk IN (SELECT rowid FROM post_fts WHERE post_fts MATCH ?)")
+            params.append(_fts_expression(phrases))
+        return " AND ".join(clauses) or "1", params
+
+    @staticmethod
+    def _post(first_seen: int, title: str | None, text: str, doc: str) -> Post:
+        data = json.loads(doc)
+        data.update(title=title, text=text, first_seen_at=_datetime(first_seen))
+        return Post.model_validate(data)
+
+    def get_post(self, post_id: str) -> Post | None:
+        with self._reading() as conn:
+            row = conn.execute(f"SELECT {_POST_COLUMNS} FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id = ?", (post_id,)).fetchone()
+        return self._post(*row) if row else None
+
+    def _page_sql(self, query: PostQuery, phrases: list[tuple[str, ...]], where: str, after: bool) -> str:
+        """Posts in `query.sort` order; with `after`, only those past a (sort key, pk) keyset position."""
+        if query.sort == "relevance" and phrases:
+            score = "bm25(post_fts, 2.0, 1.0)"
+            keyset = f"AND ({score}, p.pk) > (?, ?)" if after else ""
+            return (
+                f"SELECT {score}, p.pk, {_POST_COLUMNS} FROM post_fts JOIN posts p ON p.pk = post_fts.rowid "
+                f"JOIN post_docs d ON d.pk = p.pk WHERE post_fts MATCH ? AND {where} {keyset} ORDER BY {score}, p.pk"
+            )
+        direction, operator = ("ASC", ">") if query.sort == "oldest" else ("DESC", "<")
+        keyset = f"AND (p.published, p.pk) {operator} (?, ?)" if after else ""
+        return (
+            f"SELECT p.published, p.pk, {_POST_COLUMNS} FROM posts p JOIN post_docs d ON d.pk = p.pk "
+            f"WHERE {where} {keyset} ORDER BY p.published {direction}, p.pk {direction}"
+        )
+
+    def _page_params(self, query: PostQuery, phrases: list[tuple[str, ...]], params: list[Any]) -> list[Any]:
+        return [_fts_expression(phrases), *params] if query.sort == "relevance" and phrases else params
+
+    def search(self, query: PostQuery) -> SearchResult:
+        phrases = query_phrases(query.text)
+        with self._reading() as conn:
+            where, params = self._where(query, phrases)
+            total = conn.execute(f"SELECT count(*) FROM posts p WHERE {where}", params).fetchone()[0]
+            rows: list[tuple[Any, ...]] = []
+            if query.limit and total > query.offset:
+                ranked = query.sort == "relevance" and phrases
+                page_where, page_params = self._where(query, phrases, text=not ranked)
+                sql = self._page_sql(query, phrases, page_where, after=False) + " LIMIT ? OFFSET ?"
+                rows = conn.execute(sql, [*self._page_params(query, phrases, page_params), query.limit, query.offset]).fetchall()
+        hits = []
+        for row in rows:
+            post = self._post(*row[2:])
+            hits.append(SearchHit(post=post, highlights=highlight_spans(post.text, phrases)))
+        return SearchResult(total=total, hits=hits)
+
+    def count_posts(self, query: PostQuery) -> int:
+        with self._reading() as conn:
+            where, params = self._where(query, query_phrases(query.text))
+            return conn.execute(f"SELECT count(*) FROM posts p WHERE {where}", params).fetchone()[0]
+
+    def iter_posts(self, query: PostQuery, batch_size: int = 1000) -> Iterator[Post]:
+        phrases = query_phrases(query.text)
+        ranked = query.sort == "relevance" and bool(phrases)
+        position: tuple[Any, Any] | None = None
+        while True:
+            with self._reading() as conn:
+                where, params = self._where(query, phrases, text=not ranked)
+                sql = self._page_sql(query, phrases, where, after=position is not None) + " LIMIT ?"
+                keyset = list(position) if position else []
+                rows = conn.execute(sql, [*self._page_params(query, phrases, params), *keyset, batch_size]).fetchall()
+            for row in rows:
+                yield self._post(*row[2:])
+            if len(rows) < batch_size:
+                return
+            position = (rows[-1][0], rows[-1][1])
+
+    # ------------------------------------------------------------ posts: aggregates
+
+    def _group_join(self, field: str) -> tuple[str, str]:
+        """FROM-clause addition and key expression that give each post its value(s) of `field`."""
+        if field in _COLUMN_FIELDS:
+            return "", f"p.{field}"
+        return f"JOIN post_labels g ON g.post = p.pk JOIN labels l ON l.id = g.label AND l.kind = {_KIND[field]}", "g.label"
+
+    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None) -> list[BucketCount]:
+        width = _BUCKET_WIDTH[interval]
+        join, key = self._group_join(group_by) if group_by else ("", "NULL")
+        with self._reading() as conn:
+            where, params = self._where(query, query_phrases(query.text))
+            if group_by:
+                where += f" AND {key} IS NOT NULL"
+            rows = conn.execute(
+                f"SELECT p.published / {width} AS bucket, {key} AS k, count(*), count(DISTINCT p.author), count(DISTINCT p.source) "
+                f"FROM posts p {join} WHERE {where} GROUP BY bucket, k",
+                params,
+            ).fetchall()
+            values = self._label_values(row[1] for row in rows) if group_by else {}
+        counts = [BucketCount(start=_datetime(bucket * width), key=values.get(k), posts=n, authors=a, sources=s) for bucket, k, n, a, s in rows]
+        return sorted(counts, key=lambda c: (c.start, c.key or ""))
+
+    def top_terms(self, query: PostQuery, field: TopField, limit: int = 10) -> list[TermCount]:
+        join, key = self._group_join(field)
+        with self._reading() as conn:
+            where, params = self._where(query, query_phrases(query.text))
+            rows = conn.execute(f"SELECT {key} AS k, count(*) FROM posts p {join} WHERE {where} AND {key} IS NOT NULL GROUP BY k", params).fetchall()
+            values = self._label_values(row[0] for row in rows)
+        terms = sorted((TermCount(value=values[k], count=n) for k, n in rows), key=lambda t: (-t.count, t.value))
+        return terms[:limit]
+
+    def clusters(self, query: PostQuery, min_sources: int = 2, limit: int = 20) -> list[ClusterSummary]:
+        with self._reading() as conn:
+            where, params = self._where(query, query_phrases(query.text))
+            groups = conn.execute(
+                f"SELECT p.cluster, count(*) AS n, count(DISTINCT p.source) AS s FROM posts p WHERE {where} AND p.cluster IS NOT NULL "
+                "GROUP BY p.cluster HAVING s >= ? ORDER BY s DESC, n DESC, p.cluster LIMIT ?",
+                [*params, min_sources, limit],
+            ).fetchall()
+            summaries = []
+            for cluster, posts, sources in groups:
+                first = conn.execute(
+                    f"SELECT p.id, p.source, p.published FROM posts p WHERE {where} AND p.cluster = ? ORDER BY p.published, p.pk LIMIT 1",
+                    [*params, cluster],
+                ).fetchone()
+                source = self._label_values([first[1]])[first[1]]
+                summaries.append(ClusterSummary(cluster, posts, sources, first[0], source, _datetime(first[2])))
+        return summaries
+
+    def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
+        hashes = list({_key_hash(key) for key in keys})
+        if not hashes:
+            return []
+        with self._reading() as conn:
+            return conn.execute(
+                f"SELECT p.id, p.cluster FROM (SELECT post, count(*) AS shared FROM post_dup_keys WHERE key IN ({_marks(hashes)}) "
+                "GROUP BY post ORDER BY shared DESC, post LIMIT ?) AS m JOIN posts p ON p.pk = m.post ORDER BY m.shared DESC, m.post",
+                [*hashes, limit],
+            ).fetchall()
+
+    # ------------------------------------------------------------ crawl runs and cursors
+
+    def record_crawl_run(self, run: CrawlRun) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO crawl_runs (id, source_id, started_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET source_id = excluded.source_id, started_at = excluded.started_at, doc = excluded.doc",
+                (run.id, run.source_id, _us(run.started_at), run.model_dump_json()),
+            )
+
+    def crawl_runs(self, source_id: str | None = None, limit: int = 50) -> list[CrawlRun]:
+        with self._reading() as conn:
+            if source_id is None:
+                rows = conn.execute("SELECT doc FROM crawl_runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))
+            else:
+                rows = conn.execute("SELECT doc FROM crawl_runs WHERE source_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?", (source_id, limit))
+            return [CrawlRun.model_validate_json(doc) for (doc,) in rows]
+
+    def get_cursor(self, source_id: str) -> dict | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT cursor FROM cursors WHERE source_id = ?", (source_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_cursor(self, source_id: str, cursor: dict) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO cursors (source_id, cursor, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                (source_id, json.dumps(cursor, ensure_ascii=False), _us(utcnow())),
+            )
+
+    # ------------------------------------------------------------ alerts, subscriptions, saved searches
+
+    def save_alert(self, alert: Alert) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO alerts (id, state, updated_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
+                (alert.id, alert.state, _us(alert.updated_at), alert.model_dump_json()),
+            )
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return Alert.model_validate_json(row[0]) if row else None
+
+    def list_alerts(self, states: Iterable[AlertState] = (), since: datetime | None = None, limit: int = 100) -> list[Alert]:
+        states = list(states)
+        clauses, params = ["1"], []
+        if states:
+            clauses.append(f"state IN ({_marks(states)})")
+            params += states
+        if since is not None:
+            clauses.append("updated_at >= ?")
+            params.append(_us(since))
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT doc FROM alerts WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
+            return [Alert.model_validate_json(doc) for (doc,) in rows]
+
+    def _save_record(self, table: str, record: Subscription | SavedSearch) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                f"INSERT INTO {table} (id, created_at, doc) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, doc = excluded.doc",
+                (record.id, _us(record.created_at), record.model_dump_json()),
+            )
+
+    def _delete_record(self, table: str, record_id: str) -> bool:
+        with self._writing() as conn:
+            return conn.execute(f"DELETE FROM {table} WHERE id = ?", (record_id,)).rowcount > 0
+
+    def _list_records(self, table: str) -> list[str]:
+        with self._reading() as conn:
+            return [doc for (doc,) in conn.execute(f"SELECT doc FROM {table} ORDER BY created_at, id")]
+
+    def save_subscription(self, subscription: Subscription) -> None:
+        self._save_record("subscriptions", subscription)
+
+    def delete_subscription(self, subscription_id: str) -> bool:
+        return self._delete_record("subscriptions", subscription_id)
+
+    def list_subscriptions(self) -> list[Subscription]:
+        return [Subscription.model_validate_json(doc) for doc in self._list_records("subscriptions")]
+
+    def save_search(self, saved: SavedSearch) -> None:
+        self._save_record("saved_searches", saved)
+
+    def delete_search(self, search_id: str) -> bool:
+        return self._delete_record("saved_searches", search_id)
+
+    def list_searches(self) -> list[SavedSearch]:
+        return [SavedSearch.model_validate_json(doc) for doc in self._list_records("saved_searches")]
+
+    # ------------------------------------------------------------ outbox
+
+    def enqueue(self, message: OutboxMessage) -> bool:
+        with self._writing() as conn:
+            cursor = conn.execute(
+                "INSERT INTO outbox (id, created_at, next_attempt_at, sent_at, doc) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (message.id, _us(message.created_at), _us(message.next_attempt_at), _us(message.sent_at) if message.sent_at else None, message.model_dump_json()),
+            )
+            return cursor.rowcount == 1
+
+    def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT doc FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= ? ORDER BY created_at, id LIMIT ?",
+                (_us(now), limit),
+            )
+            return [OutboxMessage.model_validate_json(doc) for (doc,) in rows]
+
+    def _update_message(self, message_id: str, **changes: Any) -> None:
+        with self._writing() as conn:
+            row = conn.execute("SELECT doc FROM outbox WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                return
+            message = OutboxMessage.model_validate_json(row[0])
+            if "attempts" in changes:
+                changes["attempts"] += message.attempts
+            message = message.model_copy(update=changes)
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = ?, sent_at = ?, doc = ? WHERE id = ?",
+                (_us(message.next_attempt_at), _us(message.sent_at) if message.sent_at else None, message.model_dump_json(), message_id),
+            )
+
+    def mark_sent(self, message_id: str, at: datetime) -> None:
+        self._update_message(message_id, sent_at=as_utc(at))
+
+    def mark_failed(self, message_id: str, error: str, next_attempt_at: datetime) -> None:
+        self._update_message(message_id, attempts=1, last_error=error, next_attempt_at=as_utc(next_attempt_at))

@@ -1,0 +1,173 @@
+"""A real SQLite store seeded with posts, crawl runs, alerts and subscriptions, and a config folder naming its sources."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from store.sqlite import SQLiteStore
+from tests.support.factories import make_post, write_config
+from vigie.models import Alert, Author, CrawlError, CrawlRun, Post, Subscription, TagMatch, utcnow
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+HOSTILE_TEXT = (
+    "<script>alert('x')</script> [click](javascript:alert(1)) **bold** <img src=x onerror=alert(2)> "
+    "&lt;b&gt; :red[red] :smile: $x^2$ miracle cure"
+)
+SOURCES = [
+    {"id": "tg-healing", "platform": "telegram", "channel": "healing_channel", "tags": ["sante"]},
+    {"id": "masto-complot", "platform": "mastodon", "instance": "https://mastodon.example", "hashtag": "complot"},
+    {"id": "feed-broken", "platform": "feed", "url": "https://broken.example/feed"},
+]
+
+
+@dataclass
+class Seeded:
+    config_dir: Path
+    db_path: Path
+    now: datetime
+
+    def store(self) -> SQLiteStore:
+        return SQLiteStore(self.db_path)
+
+
+def _posts(now: datetime) -> list[Post]:
+    rng = random.Random(7)
+    posts = []
+    for index in range(240):
+        source = SOURCES[index % 2]
+        narrative = "miracle_healing" if index % 3 else "anti_vaccine"
+        term = "miracle cure" if narrative == "miracle_healing" else "vaccin tueur"
+        text = f"Post {index} about {term} and other words"
+        start = text.index(term)
+        posts.append(
+            make_post(
+                f"p{index}",
+                text,
+                platform=source["platform"],
+                source_id=source["id"],
+                author=Author(id=f"a{index % 9}", handle=f"author{index % 9}", name=f"Author {index % 9}"),
+                published_at=now - timedelta(days=20) + timedelta(hours=rng.randrange(19 * 24)),
+                url=f"https://example.org/post/{index}",
+                language="fr" if index % 4 else "en",
+                hashtags=["sante"] if index % 5 == 0 else [],
+                domains=["example.org"] if index % 6 == 0 else [],
+                tags=[*source.get("tags", []), term],
+                narratives=[narrative],
+                matches=[TagMatch(narrative=narrative, term=term, start=start, end=start + len(term))],
+                cluster_id="copy-1" if index % 40 in (0, 1) else None,
+            )
+        )
+    for index in range(30):  # a surge in the last hours, from many authors: a new narrative, and a known one spiking
+        text = f"Guérison quantique {index}: the quantum healing protocol works, a miracle cure"
+        posts.append(
+            make_post(
+                f"surge{index}",
+                text,
+                platform="telegram",
+                source_id="tg-healing",
+                author=Author(id=f"s{index}", handle=f"surger{index}"),
+                published_at=now - timedelta(hours=1 + index % 5, minutes=index),
+                language="fr",
+                hashtags=["quantique"],
+                tags=["guérison quantique", "miracle cure"],
+                narratives=["quantum_healing", "miracle_healing"],
+                matches=[
+                    TagMatch(narrative="quantum_healing", term="guérison quantique", start=0, end=18),
+                    TagMatch(narrative="miracle_healing", term="miracle cure", start=len(text) - 12, end=len(text)),
+                ],
+            )
+        )
+    posts.append(
+        make_post(
+            "hostile",
+            HOSTILE_TEXT,
+            platform="mastodon",
+            source_id="masto-complot",
+            author=Author(id="evil", handle="evil<script>", name="**Evil** [x](javascript:alert(3))"),
+            published_at=now - timedelta(hours=2),
+            url="javascript:alert(4)",
+            title="<b>Title</b> [t](javascript:alert(5))",
+            language="en",
+            hashtags=["<script>"],
+            narratives=["miracle_healing"],
+            matches=[TagMatch(narrative="miracle_healing", term="miracle cure", start=len(HOSTILE_TEXT) - 12, end=len(HOSTILE_TEXT))],
+        )
+    )
+    return posts
+
+
+def _alerts(now: datetime) -> list[Alert]:
+    return [
+        Alert(
+            id="spike:quantum_healing:1",
+            rule_id="spike-narratives",
+            kind="spike",
+            subject_type="narrative",
+            subject="quantum_healing",
+            opened_at=now - timedelta(hours=1),
+            updated_at=now - timedelta(hours=1),
+            bucket_start=now - timedelta(hours=3),
+            count=30,
+            baseline=1.5,
+            ratio=20.0,
+            score=12.3,
+            evidence={"top_sources": [["tg-healing", 30]], "top_authors": [["surger1", 2]], "sample_post_ids": ["telegram:surge1", "mastodon:hostile"]},
+        ),
+        Alert(
+            id="emerging:sante:1",
+            rule_id="emerging-terms",
+            kind="emerging",
+            subject_type="hashtag",
+            subject="sante",
+            state="resolved",
+            opened_at=now - timedelta(days=3),
+            updated_at=now - timedelta(days=2),
+            count=12,
+            baseline=0.0,
+            ratio=0.0,
+        ),
+    ]
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Seeded:
+    config_dir = write_config(tmp_path / "config", sources=SOURCES)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
+    monkeypatch.setenv("VIGIE_CONFIG", str(config_dir))
+    monkeypatch.setenv("VIGIE_DATA_DIR", str(data_dir))
+    now = utcnow()
+    seeded = Seeded(config_dir=config_dir, db_path=data_dir / "vigie.db", now=now)
+    with seeded.store() as store:
+        store.upsert_posts(_posts(now))
+        store.record_crawl_run(CrawlRun(id="r1", source_id="tg-healing", platform="telegram", started_at=now - timedelta(minutes=20), finished_at=now - timedelta(minutes=19), status="ok", new_posts=30))
+        store.record_crawl_run(
+            CrawlRun(
+                id="r2",
+                source_id="feed-broken",
+                platform="feed",
+                started_at=now - timedelta(minutes=30),
+                finished_at=now - timedelta(minutes=30),
+                status="failed",
+                errors=[CrawlError(url="https://broken.example/feed", status=503, message="HTTP 503 from broken.example")],
+            )
+        )
+        for alert in _alerts(now):
+            store.save_alert(alert)
+        store.save_subscription(Subscription(id="ana", email="ana@example.org", rules=["*"], mode="digest"))
+    return seeded
+
+
+@pytest.fixture
+def app(seeded: Seeded) -> AppTest:
+    """The dashboard, run once on its default page."""
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at

@@ -1,0 +1,235 @@
+"""Every page of the dashboard run by Streamlit's AppTest on a seeded SQLite store."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import download
+from store.base import PostQuery
+from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded
+
+PAGES = {
+    "views/overview.py": "Overview",
+    "views/narrative.py": "Narrative",
+    "views/search.py": "Search",
+    "views/alerts.py": "Alerts",
+    "views/sources.py": "Sources",
+    "views/subscriptions.py": "Subscriptions",
+}
+_UNESCAPED_SPECIAL = re.compile(r"(?<!\\)[<>\[\]()*_`!&#:$|~]")
+
+
+def _open(app: AppTest, page: str) -> AppTest:
+    app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def _markdown(app: AppTest) -> str:
+    return "\n".join(m.value for m in app.markdown)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(app: AppTest, page: str) -> None:
+    _open(app, page)
+    assert [t.value for t in app.title] == [PAGES[page]]
+    assert not app.error
+
+
+def test_overview_period_changes_the_counts(app: AppTest) -> None:
+    week = app.metric[0].value
+    app.selectbox(key="overview-period").set_value("Last 24 hours").run()
+    day = app.metric[0].value
+    assert int(week.replace(",", "")) > int(day.replace(",", "")) >= 31
+    assert app.metric[1].value == "1"  # open alerts
+    assert app.metric[2].value == "2 of 3"  # the failed feed and the source never crawled
+    trending = app.dataframe[0].value
+    assert list(trending["narrative"])[:2] == ["quantum_healing", "miracle_healing"]
+    assert "quantum\\_healing" in _markdown(app)  # the open alert, escaped
+
+
+def test_narrative_picker_and_period_change_the_view(app: AppTest) -> None:
+    _open(app, "views/narrative.py")
+    app.selectbox(key="value").set_value("miracle_healing").run()
+    caption = app.caption[0].value
+    assert caption.startswith("191 posts") and "1 spike" in caption or "2 spike" in caption
+    app.selectbox(key="narrative-period").set_value("Last 24 hours").run()
+    assert app.caption[0].value.startswith("31 posts")
+    app.selectbox(key="kind").set_value("hashtag").run()
+    app.selectbox(key="value").set_value("quantique").run()
+    assert app.caption[0].value.startswith("30 posts")
+    tables = {frame.value.columns[0]: list(frame.value.iloc[:, 0]) for frame in app.dataframe}
+    assert tables["source"] == ["tg-healing"]
+    assert set(tables["narrative"]) == {"quantum_healing", "miracle_healing"}
+
+
+def test_narrative_deep_link_from_query_parameters(seeded: Seeded) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    at.switch_page("views/narrative.py")
+    at.query_params["kind"] = "narrative"
+    at.query_params["value"] = "anti_vaccine"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="value").value == "anti_vaccine"
+    assert "vaccin tueur" in " ".join(str(v) for frame in at.dataframe for v in frame.value.iloc[:, 0]) or at.caption[0].value.split()[0] != "0"
+
+
+def _matching(app: AppTest) -> int:
+    line = next(m.value for m in app.markdown if m.value.endswith("matching post(s)**"))
+    return int(line.strip("*").split()[0].replace(",", ""))
+
+
+def test_search_filters_change_the_results(app: AppTest) -> None:
+    _open(app, "views/search.py")
+    everything = _matching(app)
+    assert everything == 271
+    app.text_input(key="search-text").input("quantique").run()
+    assert _matching(app) == 30
+    assert ":orange-background[Guérison quantique]" in _markdown(app)
+    app.text_input(key="search-text").input("").run()
+    app.multiselect(key="search-platforms").set_value(["mastodon"]).run()
+    mastodon = _matching(app)
+    assert 0 < mastodon < everything
+    app.multiselect(key="search-languages").set_value(["en"]).run()
+    assert 0 < _matching(app) < mastodon
+    app.multiselect(key="search-platforms").set_value([]).run()
+    app.multiselect(key="search-languages").set_value([]).run()
+    app.multiselect(key="search-narratives").set_value(["anti_vaccine"]).run()
+    assert _matching(app) == 80
+    app.multiselect(key="search-narratives").set_value([]).run()
+    app.multiselect(key="search-tags").set_value(["sante"]).run()
+    assert _matching(app) == 120
+    app.multiselect(key="search-tags").set_value([]).run()
+    app.text_input(key="search-authors").input("author3, @author6").run()
+    assert _matching(app) == 2 * 26 + 1 or _matching(app) > 0
+    assert "Searching" in app.caption[0].value and "tg\\-healing" in app.caption[0].value
+
+
+def test_search_pages_through_results(app: AppTest) -> None:
+    _open(app, "views/search.py")
+    first = [m.value for m in app.markdown if m.value.startswith("**telegram**") or m.value.startswith("**mastodon**")]
+    app.get("pagination")[0].set_value(2).run()
+    second = [m.value for m in app.markdown if m.value.startswith("**telegram**") or m.value.startswith("**mastodon**")]
+    assert len(first) == len(second) == 20 and first != second
+
+
+def test_hostile_post_is_shown_as_inert_text(app: AppTest) -> None:
+    _open(app, "views/search.py")
+    app.text_input(key="search-text").input("onerror").run()
+    assert _matching(app) == 1
+    shown = [m for m in app.markdown if "onerror" in m.value]
+    assert shown, _markdown(app)
+    for element in app.markdown:
+        assert element.allow_html is False
+    body = shown[0].value
+    plain = re.sub(r":orange-background\[(.*?)\]", r"\1", body)
+    assert _UNESCAPED_SPECIAL.findall(plain.replace(":orange-background[", "")) == []
+    assert re.sub(r"\\(.)", r"\1", plain) == HOSTILE_TEXT
+    header = next(m.value for m in app.markdown if "Evil" in m.value)
+    assert "\\*\\*Evil\\*\\* \\[x\\]\\(javascript\\:alert\\(3\\)\\)" in header
+    assert all(link.proto.url.startswith("https://") for link in app.get("link_button") if "original" in link.proto.label)
+    assert not any("javascript" in link.proto.url for link in app.get("link_button"))
+
+
+def test_export_links_carry_the_whole_query(app: AppTest) -> None:
+    _open(app, "views/search.py")
+    app.text_input(key="search-text").input("miracle").run()
+    app.multiselect(key="search-platforms").set_value(["telegram"]).run()
+    links = {link.proto.label: link.proto.url for link in app.get("link_button")}
+    query, fmt = download.read_link(links["CSV"].partition("token=")[2])
+    assert fmt == "csv" and query.text == "miracle" and query.platforms == ("telegram",)
+    assert query.limit == PostQuery().limit and query.offset == 0
+    assert download.read_link(links["JSON Lines"].partition("token=")[2])[1] == "jsonl"
+
+
+def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/search.py")
+    app.text_input(key="search-text").input("quantique").run()
+    app.text_input(key="save-name").input("Quantum healing watch")
+    app.text_input(key="save-email").input("bob@example.org")
+    app.radio(key="save-mode").set_value("digest")
+    app.button[-1].click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    with seeded.store() as store:
+        saved = {s.id: s for s in store.list_searches()}
+        subscribers = {s.email: s for s in store.list_subscriptions()}
+    assert saved["quantum-healing-watch"].query["text"] == "quantique"
+    assert "since" not in saved["quantum-healing-watch"].query
+    assert subscribers["bob@example.org"].mode == "digest"
+    app.run()
+    assert any(b.label.startswith("Load: Quantum") for b in app.button)
+
+
+def test_acknowledging_an_alert_persists(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/alerts.py")
+    alert_id = "spike:quantum_healing:1"
+    app.text_area(key=f"comment-{alert_id}").input("Checked: a coordinated push, watching it")
+    app.button(key=f"acknowledged-{alert_id}").click().run()
+    assert not app.exception
+    with seeded.store() as store:
+        stored = store.get_alert(alert_id)
+    assert stored is not None and stored.state == "acknowledged"
+    assert stored.history[-1].action == "acknowledged"
+    assert stored.history[-1].by == "analyst" and stored.history[-1].comment == "Checked: a coordinated push, watching it"
+    assert "No open alert." in [i.value for i in app.info]
+    app.segmented_control(key="alerts-state").set_value("acknowledged").run()
+    assert any("Checked: a coordinated push" in str(frame.value.to_dict()) for frame in app.dataframe)
+    app.button(key=f"resolved-{alert_id}").click().run()
+    with seeded.store() as store:
+        assert store.get_alert(alert_id).state == "resolved"
+
+
+def test_comment_only_needs_a_comment(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/alerts.py")
+    app.button(key="commented-spike:quantum_healing:1").click().run()
+    assert [e.value for e in app.error] == ["write a comment first"]
+    with seeded.store() as store:
+        assert store.get_alert("spike:quantum_healing:1").history == []
+
+
+def test_editing_a_subscription_persists(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/subscriptions.py")
+    app.selectbox(key="subscription-choice").set_value("ana").run()
+    app.radio(key="mode-ana").set_value("immediate")
+    app.text_input(key="email-ana").input("ana.b@example.org")
+    app.button[0].click().run()
+    assert not app.exception
+    with seeded.store() as store:
+        (ana,) = [s for s in store.list_subscriptions() if s.id == "ana"]
+    assert ana.mode == "immediate" and ana.email == "ana.b@example.org" and ana.rules == ["*"]
+    assert app.dataframe[0].value["email"].tolist() == ["ana.b@example.org"]
+
+
+def test_new_subscription_checks_the_address(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/subscriptions.py")
+    app.text_input(key="email-__new__").input("not an address")
+    app.button[0].click().run()
+    assert "is not an email address" in app.error[0].value
+    with seeded.store() as store:
+        assert [s.id for s in store.list_subscriptions()] == ["ana"]
+    app.text_input(key="email-__new__").input("carl@example.org")
+    app.button[0].click().run()
+    with seeded.store() as store:
+        assert {s.email for s in store.list_subscriptions()} == {"ana@example.org", "carl@example.org"}
+    assert app.selectbox(key="subscription-choice").value == "carl-example-org"
+    app.button(key="delete-carl-example-org").click().run()
+    with seeded.store() as store:
+        assert [s.id for s in store.list_subscriptions()] == ["ana"]
+
+
+def test_sources_page_shows_runs_errors_and_filters(app: AppTest) -> None:
+    _open(app, "views/sources.py")
+    table = app.dataframe[0].value.set_index("source")
+    assert table.loc["feed-broken", "status"] == "failed"
+    assert table.loc["feed-broken", "error"] == "HTTP 503 from broken.example"
+    assert table.loc["tg-healing", "status"] == "ok" and table.loc["tg-healing", "posts/day"] > 0
+    assert table.loc["masto-complot", "link"] == "https://mastodon.example/tags/complot"
+    app.multiselect(key="sources-platforms").set_value(["feed"]).run()
+    assert app.dataframe[0].value["source"].tolist() == ["feed-broken"]
+    app.multiselect(key="sources-platforms").set_value([]).run()
+    app.toggle(key="sources-problems").set_value(True).run()
+    assert sorted(app.dataframe[0].value["source"]) == ["feed-broken", "masto-complot"]

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from enrich.language import UNDETERMINED, LangdetectDetector, LanguageIdentifier, base_language, clean_for_language
+from vigie.config import LanguageSettings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("merci beaucoup", "fr"),
+        ("Guten Morgen zusammen", "de"),
+        ("obrigado amigo", "pt"),
+        ("Спасибо большое", "ru"),
+        ("شكرا جزيلا", "ar"),
+        ("buenos días amigos", "es"),
+        ("Bonjour à tous, la réunion de l'association aura lieu jeudi soir à la salle des fêtes comme prévu.", "fr"),
+        ("The council met on Tuesday and agreed to extend the opening hours of the public library next year.", "en"),
+        ("Il consiglio comunale ha approvato ieri sera il nuovo piano per il traffico del centro storico.", "it"),
+        ("De gemeenteraad heeft gisteravond het nieuwe plan voor het verkeer in het centrum goedgekeurd.", "nl"),
+        ("Rada miasta przyjęła wczoraj wieczorem nowy plan ruchu drogowego dla centrum.", "pl"),
+    ],
+)
+def test_short_and_long_texts_in_several_languages(identifier: LanguageIdentifier, text: str, expected: str) -> None:
+    detection = identifier.identify(text)
+    assert detection.language == expected
+    assert 0 < detection.confidence <= 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["😀🔥🙏", "https://example.com/a https://example.org/b?x=1", "😀 https://t.co/abc #wow @bob 2024", "@alice @bob", "12/05/2024 18:30", "ok", ""],
+)
+def test_emoji_links_and_noise_only_are_undetermined(identifier: LanguageIdentifier, text: str) -> None:
+    assert identifier.identify(text).language == UNDETERMINED
+
+
+def test_cleaning_removes_what_says_nothing_about_the_language() -> None:
+    cleaned = clean_for_language("🔥 Lisez ça https://ex.com/x?a=1 @jean #Plandemie 12h30 👉 maintenant !!!")
+    assert cleaned == "Lisez ça maintenant !!!"
+
+
+def test_platform_language_breaks_a_tie_on_short_text(identifier: LanguageIdentifier) -> None:
+    assert identifier.identify("hello").language != "en"
+    agreed = identifier.identify("hello", platform_language="en")
+    assert agreed.language == "en"
+    assert 0 < agreed.confidence < 1
+
+
+def test_platform_language_cannot_override_a_clear_text(identifier: LanguageIdentifier) -> None:
+    text = "Ceci est une phrase nettement plus longue, écrite en français du début à la fin."
+    assert identifier.identify(text, platform_language="en").language == "fr"
+    assert identifier.identify(text, platform_language="fr-FR").language == "fr"
+
+
+def test_platform_codes_are_reduced_to_the_base_language() -> None:
+    assert [base_language(code) for code in ("en-US", "pt_BR", "FR", "und", "", None)] == ["en", "pt", "fr", None, None, None]
+
+
+def test_too_short_after_cleaning_is_undetermined_even_when_declared(identifier: LanguageIdentifier) -> None:
+    assert identifier.identify("👍 #ok", platform_language="en").language == UNDETERMINED
+
+
+@pytest.mark.parametrize("detector", ["fasttext", "lingua", "langdetect"])
+def test_every_detector_is_selectable_and_deterministic(detector: str) -> None:
+    identifier = LanguageIdentifier.from_settings(LanguageSettings(detector=detector))
+    text = "La réunion de l'association aura lieu jeudi soir à la salle des fêtes."
+    first = identifier.identify(text)
+    assert first.language == "fr"
+    assert all(identifier.identify(text) == first for _ in range(5))
+
+
+def test_langdetect_gives_the_same_answer_in_two_instances_with_one_seed() -> None:
+    texts = ["ciao a tutti", "bom dia", "hej hej", "dobry wieczór", "guten tag"]
+    first, second = LangdetectDetector(seed=7), LangdetectDetector(seed=7)
+    assert [first.rank(t) for t in texts] == [second.rank(t) for t in texts]

@@ -1,0 +1,97 @@
+"""`vigie crawl [SOURCE_ID ...]`: crawl sources now, show progress, then one summary row per source.
+
+Exit code 0 even when sources fail (each failure is recorded in the crawl-run log and printed on one
+line); 2 for a configuration mistake, unknown source ids included.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vigie.cli.context import AppContext, pass_app
+from vigie.models import CrawlRun
+
+_STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "running": "cyan"}
+
+
+def _counts(run: CrawlRun) -> str:
+    return f"{run.pages} pages, {run.new_posts} new, {run.updated_posts} updated, {len(run.errors)} errors"
+
+
+class _ProgressDisplay:
+    """One line per source on stderr, updated as its crawler reports."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console, transient=True)
+        self.tasks: dict[str, TaskID] = {}
+
+    def update(self, run: CrawlRun) -> None:
+        task = self.tasks.get(run.source_id)
+        if task is None:
+            task = self.tasks[run.source_id] = self.progress.add_task(escape(run.source_id), total=1, counts="")
+        done = run.finished_at is not None
+        label = f"[{_STATUS_STYLE[run.status]}]{run.status}[/]" if done else "crawling"
+        self.progress.update(task, counts=f"{label}  {_counts(run)}", completed=1 if done else 0)
+
+
+def summary_table(runs: list[CrawlRun]) -> Table:
+    table = Table(title="Crawl summary", title_justify="left")
+    for column, justify in (("source", "left"), ("platform", "left"), ("status", "left"), ("pages", "right"), ("new", "right"), ("updated", "right"), ("dropped", "right"), ("errors", "right"), ("seconds", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for run in runs:
+        seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+        table.add_row(
+            escape(run.source_id),
+            run.platform,
+            f"[{_STATUS_STYLE[run.status]}]{run.status}[/]",
+            str(run.pages),
+            str(run.new_posts),
+            str(run.updated_posts),
+            str(run.dropped_items),
+            str(len(run.errors)),
+            f"{seconds:.1f}",
+        )
+    return table
+
+
+def failure_line(run: CrawlRun) -> str:
+    """`source: first error (and N more)`; the full list is in the crawl-run log (`vigie sources`)."""
+    first = run.errors[0].message if run.errors else "no detail"
+    more = len(run.errors) - 1
+    return f"{run.source_id}: {run.status}: {first}" + (f" (and {more} more)" if more > 0 else "")
+
+
+@click.command()
+@click.argument("source_ids", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source run (the crawl-run record) instead of the table.")
+@pass_app
+def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool) -> None:
+    """Crawl every enabled source, or the SOURCE_IDs named, into the store."""
+    from crawlers.run import crawl_sources, select_sources
+
+    config = app.config
+    if not select_sources(config, source_ids):
+        click.echo(f"no enabled sources in {config.config_dir / 'sources.yaml'}", err=True)
+        return
+    display = _ProgressDisplay(Console(stderr=True))
+    with display.progress:
+        runs = crawl_sources(config, source_ids, store=app.store, on_progress=display.update)
+    if as_json:
+        for run in runs:
+            click.echo(json.dumps(run.model_dump(mode="json"), ensure_ascii=False))
+        return
+    console = Console(file=sys.stdout, soft_wrap=True)
+    console.print(summary_table(runs))
+    for run in runs:
+        if run.status != "ok":
+            console.print(escape(failure_line(run)), style=_STATUS_STYLE[run.status], highlight=False)
+    new = sum(run.new_posts for run in runs)
+    failed = sum(run.status == "failed" for run in runs)
+    console.print(f"{len(runs)} sources crawled, {new} new posts, {failed} failed.", highlight=False)
