@@ -3,7 +3,8 @@
 The texts are the real ones in `tests/fixtures/` (Reddit, Mastodon, Bluesky, feeds, YouTube, Telegram, the langid
 sentences); the rest (platform spread, ~200 sources, ~5,000 authors, hashtags, links, watchlist narratives with their
 match spans, copy-paste clusters, a daily cycle over 60 days) is drawn from a seeded generator. Posts come out one at
-a time, so a million of them never sit in memory. Other benches import it: `from corpus import generate_posts`.
+a time, so a million of them never sit in memory, day after day as a crawler collects them (in random order within
+a day). Other benches import it: `from corpus import generate_posts`.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def generate_posts(n: int, *, seed: int = 0, end: datetime = DEFAULT_END, days: 
             links, post_domains = [f"https://{domain}/article/{rng.randrange(10**6)}"], [domain]
         mentions = [f"user{rng.randrange(_AUTHORS)}"] if rng.random() < 0.1 else []
 
-        day = rng.randrange(days)
+        day = index * days // n
         published = start + timedelta(days=day, hours=rng.choices(hours, cum_weights=hour_weights)[0], seconds=rng.randrange(3600))
         if len(text.split()) < 8:
             keys = []

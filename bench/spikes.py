@@ -47,6 +47,10 @@ SURGES = (3, 3, 2, 5)
 """Surge sizes injected in each series (multiples of the expected count)."""
 FLOODS = 2
 """Single-author floods injected in each series."""
+HOURLY_SHAPE = 25.0
+"""Gamma shape of the hour-to-hour noise on the rate (coefficient of variation 1/sqrt(shape) = 20%)."""
+DAILY_SIGMA = 0.10
+"""Day-to-day level changes (log-normal sigma); weekends are 15% quieter."""
 MERGE_GAP = 3
 """Detections less than this many buckets apart are one alert, as the re-alert cool-down makes them."""
 
@@ -131,11 +135,11 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 def simulate(rng: random.Random, level: float, profile: list[float]) -> Scenario:
     hours = DAYS * 24
-    day_factor = [math.exp(rng.gauss(0, 0.15)) * (0.85 if (START + timedelta(days=d)).weekday() >= 5 else 1.0) for d in range(DAYS)]
+    day_factor = [math.exp(rng.gauss(0, DAILY_SIGMA)) * (0.85 if (START + timedelta(days=d)).weekday() >= 5 else 1.0) for d in range(DAYS)]
     expected = [level * 24 * profile[(START + i * HOUR).hour] * day_factor[i // 24] for i in range(hours)]
     pool = [f"author-{n}" for n in range(300)]
     loudness = [1 / (n + 1) for n in range(300)]
-    posts: list[list[str]] = [rng.choices(pool, loudness, k=_poisson(rng, mu * rng.gammavariate(8, 1 / 8))) for mu in expected]
+    posts: list[list[str]] = [rng.choices(pool, loudness, k=_poisson(rng, mu * rng.gammavariate(HOURLY_SHAPE, 1 / HOURLY_SHAPE))) for mu in expected]
 
     # Injected events at least a day apart, all after the warm-up.
     events = len(SURGES) + FLOODS

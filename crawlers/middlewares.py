@@ -19,9 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 from scrapy.utils.asyncio import sleep
+from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import error as net
 
 from crawlers.context import SourceRun, cursor_position, resources_of, run_of
@@ -103,7 +111,8 @@ class BackoffRetryMiddleware(RetryMiddleware):
                 url=request.url,
                 status=response.status,
             )
-            await self.crawler.engine.close_spider_async(reason="retry_after_too_long")
+            # not awaited: closing waits for the downloader, which waits for this very call
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="retry_after_too_long"))
             raise IgnoreRequest("Retry-After too long")
         delay = self.backoff(request) if wait is None else wait
         retry = self._retry(request, f"HTTP {response.status}")
@@ -130,20 +139,25 @@ def describe_failure(request: Request, exception: BaseException) -> str:
     """One line for a request that got no usable response."""
     retries = request.meta.get("retry_times", 0)
     after = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
-    if isinstance(exception, net.ConnectionRefusedError):
+    if isinstance(exception, net.ConnectionRefusedError | DownloadConnectionRefusedError):
         what = "connection refused"
-    elif isinstance(exception, net.DNSLookupError):
+    elif isinstance(exception, net.DNSLookupError | CannotResolveHostError):
         what = "DNS lookup failed"
-    elif isinstance(exception, net.TimeoutError | net.TCPTimedOutError | TimeoutError) or "timeout" in type(exception).__name__.lower():
+    elif isinstance(exception, net.TimeoutError | net.TCPTimedOutError | TimeoutError | DownloadTimeoutError):
         what = f"timed out after {request.meta.get('download_timeout', '?')} s"
-    elif isinstance(exception, net.ConnectError | net.ConnectionLost | net.ConnectionDone):
-        what = f"connection failed ({type(exception).__name__})"
+    elif isinstance(exception, net.ConnectError | net.ConnectionLost | net.ConnectionDone | DownloadFailedError | ResponseDataLossError):
+        what = f"connection failed ({_first_line(exception) or type(exception).__name__})"
     elif isinstance(exception, IgnoreRequest):
         what = str(exception).lower() or "request ignored"
     else:
-        detail = str(exception).strip().splitlines()[0] if str(exception).strip() else ""
+        detail = _first_line(exception)
         what = f"{type(exception).__name__}: {detail}" if detail else type(exception).__name__
     return f"{what} at {request.url}{after}"
+
+
+def _first_line(exception: BaseException) -> str:
+    text = str(exception).strip()
+    return text.splitlines()[0] if text else ""
 
 
 class OutcomeMiddleware(_RunComponent):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import Crawler, CrawlerProcess
@@ -42,10 +42,10 @@ def select_sources(config: Config, source_ids: Sequence[str] | None = None) -> l
     return [source for source in config.sources if source.enabled]
 
 
-def project_settings(config: Config) -> Settings:
+def project_settings(config: Config, overrides: Mapping[str, Any] | None = None) -> Settings:
     settings = Settings()
     settings.setmodule(default_settings, priority="project")
-    settings.setdict(process_settings(config), priority="project")
+    settings.setdict({**process_settings(config), **(overrides or {})}, priority="project")
     return settings
 
 
@@ -63,18 +63,20 @@ def crawl_sources(
     *,
     store: Store | None = None,
     on_progress: Callable[[CrawlRun], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[CrawlRun]:
     """Crawl the selected sources (default: every enabled one) and return their runs, in source order.
 
     `store`: write there instead of opening the configured store (the caller closes it).
     `on_progress`: called with a source's `CrawlRun` each time it changes (pages, posts, errors, end).
+    `settings`: Scrapy settings for every crawler on top of `crawlers.settings` (the bench turns pipelines off).
     """
     sources = select_sources(config, source_ids)
     if not sources:
         return []
     if _reactor_already_ran():
         raise RuntimeError("crawl_sources() runs once per process (the Twisted reactor cannot restart): run `vigie crawl` in a child process")
-    process = CrawlerProcess(project_settings(config))
+    process = CrawlerProcess(project_settings(config, settings))
     resources = CrawlResources(config, store)
     if on_progress is not None:
         resources.listeners.append(lambda state: on_progress(state.run))

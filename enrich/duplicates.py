@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -27,15 +27,22 @@ SHINGLE_WORDS = 2
 _LINKS = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@[\w.@-]+", re.IGNORECASE)
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@lru_cache(maxsize=262_144)
+def _word_hash(word: str) -> int:
+    return zlib.crc32(fold_word(word).encode())
+
+
 def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> tuple[np.ndarray, int]:
-    """32-bit hashes of the text's word shingles (folded words, links and mentions left out), and its word count."""
-    words = [fold_word(word) for word in WORD.findall(_LINKS.sub(" ", text))]
-    if len(words) < size:
-        grams = [" ".join(words)] if words else []
-    else:
-        grams = [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
-    hashes = np.fromiter((zlib.crc32(gram.encode()) for gram in set(grams)), dtype=np.uint64, count=len(set(grams)))
-    return hashes, len(words)
+    """Distinct 64-bit hashes of the text's word shingles (folded words; links and mentions left out), and its word count."""
+    words = WORD.findall(_LINKS.sub(" ", text))
+    hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+    with np.errstate(over="ignore"):
+        for _ in range(1, min(size, len(words))):
+            hashes = hashes[:-1] * _MIX + hashes[1:]
+    return np.unique(hashes), len(words)
 
 
 def lsh_parameters(threshold: float, permutations: int) -> tuple[int, int]:
@@ -54,12 +61,6 @@ def lsh_parameters(threshold: float, permutations: int) -> tuple[int, int]:
             if error < best[0]:
                 best = (error, bands, rows)
     return best[1], best[2]
-
-
-@dataclass(frozen=True)
-class Signature:
-    keys: list[str]
-    words: int
 
 
 class NearDuplicates:
@@ -91,7 +92,7 @@ class NearDuplicates:
             result[index] = [f"{band:02d}{hashlib.blake2b(values.tobytes(), digest_size=8).hexdigest()}" for band, values in enumerate(bands)]
         return result
 
-    @cached_property
+    @property
     def description(self) -> str:
         return f"MinHash {self.bands * self.rows} permutations, {self.bands} bands of {self.rows} rows, {SHINGLE_WORDS}-word shingles"
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+import tldextract
+
 HASHTAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d]\w*)")
 MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_](?:[\w.-]*[\w])?(?:@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)?)")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'«»“”]+", re.IGNORECASE)
@@ -66,9 +68,7 @@ def trim_url(raw: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _extractor():  # noqa: ANN202 - tldextract has loose types
-    import tldextract
-
+def _extractor() -> tldextract.TLDExtract:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
 

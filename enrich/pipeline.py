@@ -13,6 +13,7 @@ from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign
 from enrich.entities import extract_entities
 from enrich.language import LanguageIdentifier
 from enrich.watchlists import Tagging, WatchlistMatcher, load_watchlists
+from vigie.config import ConfigError
 from vigie.models import Post, TagMatch
 
 if TYPE_CHECKING:
@@ -44,8 +45,12 @@ class Enricher:
     def from_config(cls, config: Config, store: NearDuplicateIndex | None = None) -> Enricher:
         """`store` (the Store, or any index of earlier posts) is where near-copies published before are looked up."""
         settings = config.settings.enrich
+        try:
+            language = LanguageIdentifier.from_settings(settings.language)
+        except ValueError as exc:
+            raise ConfigError(f"{config.config_dir / 'vigie.yaml'}: {exc}") from None
         return cls(
-            LanguageIdentifier.from_settings(settings.language),
+            language,
             WatchlistMatcher(load_watchlists(config.config_dir / "watchlists")),
             NearDuplicates(settings.duplicate_threshold, settings.min_duplicate_words),
             store=store,

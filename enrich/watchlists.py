@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,8 @@ from enrich.folding import WORD, camel_boundaries, fold_word
 from enrich.inflection import inflections
 from vigie.config import ConfigError, _line_of, read_yaml, validate_file
 from vigie.models import TagMatch
+
+HASHTAG = re.compile(r"(?<![\w#&])#([^\W_](?:[^\W_]|[\u0300-\u036f])*)")
 
 EXACT = "="
 """A term that starts with `=` is matched as written (folded), without plural or feminine forms."""
@@ -36,6 +40,24 @@ HASHTAG_FILLERS = frozenset(
 lower-case hashtag, so `#secteur` is never read as `secte` + `ur`."""
 
 MatchKind = Literal["term", "exclude"]
+_LEADING_ASSERTIONS = re.compile(r"^(?:\\b|\(\?<[!=](?:[^()\\]|\\.)*\))+")
+"""`\\b` or a look-behind opening a pattern: without them Python's `re` can jump to the pattern's first letters,
+so the pattern stripped of them is a fast test that must pass before the real pattern runs."""
+_GROUP_NAMES = re.compile(r"\(\?P(?:<\w+>|=\w+\))|\\N\{[^}]*\}")
+
+
+def has_upper_case_letters(pattern: str) -> bool:
+    """Upper-case letters of a regex, other than escapes (`\\W`, `\\S`...), group names and `\\N{NAME}`."""
+    pattern = _GROUP_NAMES.sub("", pattern)
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            index += 2
+            continue
+        if pattern[index].isupper():
+            return True
+        index += 1
+    return False
 
 
 class Narrative(BaseModel):
@@ -46,7 +68,7 @@ class Narrative(BaseModel):
     description: str = Field("", description="What the narrative is and why it is watched.")
     terms: dict[str, list[str]] = Field(default_factory=dict, description="Language code → terms and phrases (`=term`: no inflections).")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags (with or without `#`) matched only as hashtags.")
-    patterns: list[str] = Field(default_factory=list, description="Regular expressions, matched case-insensitively on the original text.")
+    patterns: list[str] = Field(default_factory=list, description="Regular expressions in lower case, matched on the lower-cased text (accents kept).")
     exclude: list[str] = Field(default_factory=list, description="Terms that cancel every match of this narrative in the same post.")
 
     @field_validator("terms")
@@ -68,6 +90,8 @@ class Narrative(BaseModel):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from None
+            if has_upper_case_letters(pattern):
+                raise ValueError(f"pattern {pattern!r} has upper-case letters: patterns are matched on the lower-cased text, write them in lower case")
         return value
 
     @model_validator(mode="after")
@@ -173,13 +197,9 @@ class WatchlistMatcher:
             self.automaton.add_word(key, (len(key), tuple(dict.fromkeys(entries))))
         if keys:
             self.automaton.make_automaton()
-        self._patterns = patterns
-        self._regex = re.compile("|".join(f"(?P<p{i}>{p.pattern})" for i, p in enumerate(patterns)), re.IGNORECASE) if patterns else None
+        self._has_terms = bool(keys)
+        self._patterns = [(re.compile(_LEADING_ASSERTIONS.sub("", p.pattern)), re.compile(p.pattern), p) for p in patterns]
         self._split = lru_cache(maxsize=65_536)(self._split_hashtag)
-
-    @classmethod
-    def from_folder(cls, folder: Path) -> WatchlistMatcher:
-        return cls(load_watchlists(folder))
 
     def _add_term(self, keys: dict[str, list[_Entry]], entry: _Entry, language: str) -> None:
         words = _folded_words(entry.term)
@@ -221,47 +241,35 @@ class WatchlistMatcher:
             end = start
         return tuple(reversed(spans))
 
-    def _tokens(self, text: str) -> tuple[list[str], list[tuple[int, int]], list[tuple[str, int, int]]]:
-        """Folded words with their spans; hashtags are split into their words."""
-        words: list[str] = []
-        spans: list[tuple[int, int]] = []
-        hashtags: list[tuple[str, int, int]] = []
-        for match in WORD.finditer(text):
-            word, start, end = match.group(), match.start(), match.end()
-            if start and text[start - 1] == "#":
-                hashtags.append((fold_word(word), start - 1, end))
-                parts = self._split(word) if len(word) > 3 else ((0, len(word)),)
-                for part_start, part_end in parts:
-                    words.append(fold_word(word[part_start:part_end]))
-                    spans.append((start + part_start, start + part_end))
-                continue
-            words.append(fold_word(word))
-            spans.append((start, end))
-        return words, spans, hashtags
+    def _scan_words(self, words: list[str], spans: Callable[[], list[tuple[int, int]]], found: list[tuple[_Entry, int, int]]) -> None:
+        """Run the automaton over folded words joined by spaces; `spans` gives their offsets, only when something matched."""
+        hits = list(self.automaton.iter(" " + " ".join(words) + " "))
+        if not hits:
+            return
+        offsets = spans()
+        starts = list(accumulate((len(word) + 1 for word in words[:-1]), initial=1))
+        for end, (length, entries) in hits:
+            first = bisect_left(starts, end - length + 2)
+            for entry in entries:
+                found.append((entry, offsets[first][0], offsets[first + entry.words - 1][1]))
 
     def scan(self, text: str, field: Literal["text", "title"] = "text") -> tuple[list[TagMatch], set[str]]:
         """Matches in one text, and the narratives whose exclusion terms occur in it."""
-        words, spans, hashtags = self._tokens(text)
         found: list[tuple[_Entry, int, int]] = []
-        if words and self.automaton.kind == ahocorasick.AHOCORASICK:
-            canonical = " " + " ".join(words) + " "
-            starts, position = [], 1
-            for word in words:
-                starts.append(position)
-                position += len(word) + 1
-            for end, (length, entries) in self.automaton.iter(canonical):
-                first = bisect_left(starts, end - length + 2)
-                for entry in entries:
-                    found.append((entry, spans[first][0], spans[first + entry.words - 1][1]))
-        for joined, start, end in hashtags:
-            for entry in self._hashtags.get(joined, ()):
-                found.append((entry, start, end))
-            for entry in self._joined.get(joined, ()):
-                found.append((entry, start + 1, end))
-        if self._regex is not None:
-            for match in self._regex.finditer(text):
-                pattern = self._patterns[int(match.lastgroup[1:])]
-                found.append((_Entry("term", pattern.narrative, pattern.watchlist, pattern.pattern, 0), match.start(), match.end()))
+        if self._has_terms:
+            words = list(map(fold_word, WORD.findall(text)))
+            if words:
+                self._scan_words(words, lambda: [match.span() for match in WORD.finditer(text)], found)
+        if "#" in text:
+            for match in HASHTAG.finditer(text):
+                self._scan_hashtag(match.group(1), match.start(1), found)
+        if self._patterns:
+            lowered = _lower_keeping_offsets(text)
+            for quick, regex, pattern in self._patterns:
+                if quick.search(lowered) is None:
+                    continue
+                for match in regex.finditer(lowered):
+                    found.append((_Entry("term", pattern.narrative, pattern.watchlist, pattern.pattern, 0), match.start(), match.end()))
         excluded = {entry.narrative for entry, _, _ in found if entry.kind == "exclude"}
         matches = [
             TagMatch(narrative=entry.narrative, term=entry.term, field=field, start=start, end=end, watchlist=entry.watchlist)
@@ -269,6 +277,16 @@ class WatchlistMatcher:
             if entry.kind == "term"
         ]
         return matches, excluded
+
+    def _scan_hashtag(self, word: str, start: int, found: list[tuple[_Entry, int, int]]) -> None:
+        """A hashtag as a whole (hashtag entries, terms written without spaces) and as the words glued in it."""
+        joined = fold_word(word)
+        end = start + len(word)
+        found.extend((entry, start - 1, end) for entry in self._hashtags.get(joined, ()))
+        found.extend((entry, start, end) for entry in self._joined.get(joined, ()))
+        parts = self._split(word) if self._has_terms and len(word) > 3 else ()
+        if len(parts) > 1:
+            self._scan_words([fold_word(word[a:b]) for a, b in parts], lambda: [(start + a, start + b) for a, b in parts], found)
 
     def tag(self, text: str, title: str | None = None) -> Tagging:
         """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest."""
@@ -283,6 +301,14 @@ class WatchlistMatcher:
             narratives=list(dict.fromkeys(m.narrative for m in kept)),
             matches=kept,
         )
+
+
+def _lower_keeping_offsets(text: str) -> str:
+    """Lower case, character for character (the few letters whose lower case is longer are kept as they are)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(char if len(char.lower()) != 1 else char.lower() for char in text)
 
 
 def _without_nested(matches: list[TagMatch]) -> list[TagMatch]:

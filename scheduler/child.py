@@ -7,6 +7,7 @@ a terminal's Ctrl-C reaches only `vigie up`, which then stops its children in or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -67,10 +68,8 @@ def terminate(process: subprocess.Popen, grace: float) -> bool:
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None, capture: bool = True) -> subprocess.Popen:
@@ -91,9 +90,10 @@ def _relay(process: subprocess.Popen, name: str, tail: deque[str]) -> None:
     """Pass the child's output on to our log, line by line, keeping the last lines for the error message."""
     assert process.stdout is not None
     for line in process.stdout:
-        line = line.rstrip("\n")
-        tail.append(line)
-        log.info(line, extra={"child": name})
+        line = line.rstrip()
+        if line:
+            tail.append(line)
+            log.info("%s", line, extra={"child": name})
     process.stdout.close()
 
 

@@ -1,7 +1,7 @@
 """`vigie up --demo`: the whole service, offline, on a story that unfolds in a few minutes.
 
-A loopback server (`scheduler.demo_replay`) replays recorded Mastodon and Reddit responses shipped in
-`scheduler/demo_data/fixtures/`, adds a post every few seconds, and stages one surge of the
+A loopback server (`scheduler.demo_replay`) replays recorded Mastodon, Reddit and Telegram responses
+shipped in `scheduler/demo_data/fixtures/`, adds a post every few seconds, and stages one surge of the
 `miracle-cure` narrative. The demo's store is first given a 14-day history built from the same
 texts (the spike detector needs a baseline), then `vigie up` runs on its own config: short
 intervals, a subscriber `analyst@example.org`, emails written to `<data dir>/demo/outbox`
@@ -40,6 +40,8 @@ SUBSCRIBER = "analyst@example.org"
 NARRATIVE = "miracle-cure"
 MASTODON_TAG = "sante"
 SUBREDDIT = "healthfreedom"
+TELEGRAM_CHANNEL = "sante_naturelle_demo"
+TELEGRAM_TITLE = "Santé naturelle (démo)"
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ class Story:
         )
 
 
-def recorded_templates() -> dict[str, list[dict[str, Any]]]:
-    """The recorded statuses and Reddit posts, oldest first."""
+def recorded_templates() -> dict[str, list[Any]]:
+    """The recorded statuses and Reddit posts (oldest first) and the recorded Telegram message widget."""
     fixtures = DEMO_DATA / "fixtures"
     statuses = json.loads((fixtures / "mastodon_tag_timeline.json").read_text(encoding="utf-8"))
     listing = json.loads((fixtures / "reddit_new.json").read_text(encoding="utf-8"))
@@ -79,7 +81,15 @@ def recorded_templates() -> dict[str, list[dict[str, Any]]]:
     return {
         "mastodon": sorted(statuses, key=lambda status: status["created_at"]),
         "reddit": sorted(posts, key=lambda post: post["created_utc"]),
+        "telegram": [(fixtures / "telegram_message.html").read_text(encoding="utf-8")],
     }
+
+
+def recorded_texts(templates: dict[str, list[Any]]) -> list[str]:
+    """The plain texts of the recorded statuses and Reddit posts (the Telegram channel posts them too)."""
+    texts = [_plain(status["content"]) for status in templates["mastodon"]]
+    texts += [f"{post['title']}\n{post.get('selftext') or ''}".strip() for post in templates["reddit"]]
+    return [text for text in texts if text.strip()]
 
 
 def surge_texts() -> list[str]:
@@ -89,20 +99,28 @@ def surge_texts() -> list[str]:
 def build_timeline(story: Story, start: datetime, rng: random.Random) -> ReplayTimeline:
     """The recorded items over the last six hours, one new item every `post_every`, and the surge."""
     templates = recorded_templates()
-    texts = surge_texts()
-    planned: list[tuple[datetime, str, dict[str, Any], str | None, str | None]] = []
-    for platform, items in templates.items():
-        step = timedelta(hours=6) / len(items)
-        planned += [(start - timedelta(hours=6) + index * step, platform, template, None, None) for index, template in enumerate(items)]
+    texts = recorded_texts(templates)
+    surge = surge_texts()
+    planned: list[tuple[datetime, str, Any, str | None, str | None]] = []
+
+    def ordinary(platform: str, index: int) -> tuple[Any, str | None]:
+        if platform == "telegram":
+            return templates["telegram"][0], texts[index % len(texts)]
+        return templates[platform][index % len(templates[platform])], None
+
+    six_hours_ago = start - timedelta(hours=6)
+    for platform, count in (("mastodon", len(templates["mastodon"])), ("reddit", len(templates["reddit"])), ("telegram", 20)):
+        step = timedelta(hours=6) / count
+        planned += [(six_hours_ago + index * step, platform, *ordinary(platform, index), None) for index in range(count)]
     platforms = list(templates)
     for index in range(int(story.length / story.post_every)):
         platform = platforms[index % len(platforms)]
-        template = templates[platform][index // len(platforms) % len(templates[platform])]
-        planned.append((start + timedelta(seconds=(index + 1) * story.post_every), platform, template, None, None))
+        planned.append((start + timedelta(seconds=(index + 1) * story.post_every), platform, *ordinary(platform, index // len(platforms) + 20), None))
     for index in range(story.surge_posts):
         platform = platforms[index % len(platforms)]
         at = start + timedelta(seconds=story.surge_at + story.surge_for * index / story.surge_posts)
-        planned.append((at, platform, rng.choice(templates[platform]), texts[index % len(texts)], f"demo_voice_{index:02d}"))
+        author = None if platform == "telegram" else f"demo_voice_{index:02d}"
+        planned.append((at, platform, rng.choice(templates[platform]), surge[index % len(surge)], author))
     planned.sort(key=lambda entry: entry[0])
     return ReplayTimeline(
         [DemoItem(platform=platform, seq=100_000 + seq, appears_at=at, template=template, text=text, author=author) for seq, (at, platform, template, text, author) in enumerate(planned)]
@@ -111,26 +129,24 @@ def build_timeline(story: Story, start: datetime, rng: random.Random) -> ReplayT
 
 def baseline_posts(story: Story, now: datetime, rng: random.Random) -> list[Post]:
     """A 14-day history from the same texts: ordinary posts every day and, now and then, the narrative."""
-    templates = recorded_templates()
-    ordinary = [("mastodon", status["content"]) for status in templates["mastodon"]] + [
-        ("reddit", f"{post['title']}\n{post.get('selftext') or ''}") for post in templates["reddit"]
-    ]
-    texts = surge_texts()
+    ordinary = recorded_texts(recorded_templates())
+    surge = surge_texts()
+    platforms = ("mastodon", "reddit", "telegram")
     posts: list[Post] = []
     end = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
     for day in range(story.baseline_days, 0, -1):
         day_start = end - timedelta(days=day)
         picks = [rng.choice(ordinary) for _ in range(story.baseline_posts_per_day)]
-        picks += [(rng.choice(["mastodon", "reddit"]), rng.choice(texts)) for _ in range(story.baseline_narrative_per_day)]
-        for platform, text in picks:
-            number = len(posts)
-            author = f"history_{rng.randrange(200):03d}"
+        picks += [rng.choice(surge) for _ in range(story.baseline_narrative_per_day)]
+        for text in picks:
+            platform = rng.choice(platforms)
+            author = TELEGRAM_CHANNEL if platform == "telegram" else f"history_{rng.randrange(200):03d}"
             posts.append(
                 Post(
                     platform=platform,
-                    native_id=f"demo-history-{number}",
+                    native_id=f"demo-history-{len(posts)}",
                     source_id=f"demo-{platform}",
-                    text=_plain(text),
+                    text=text,
                     author=Author(id=author, handle=author, name=author),
                     published_at=day_start + timedelta(seconds=rng.randrange(86_400)),
                     tags=["demo"],
@@ -150,13 +166,14 @@ def demo_settings(story: Story, log_file: str | None = "logs/vigie.log") -> dict
     return {
         "crawl": {"download_delay": 0, "autothrottle": False, "backfill_pages": 5, "run_timeout": "5m", "contact_url": "https://github.com/vigie-watch/vigie"},
         "alerts": {"check_every": story.check_every, "digest_time": "08:00"},
-        "schedule": {"jitter": 0, "stop_grace": 10},
+        "schedule": {"jitter": 0, "stop_grace": 10, "max_parallel_crawls": 3},
         "log": {"file": log_file},
     }
 
 
 def demo_sources(story: Story, base_url: str) -> list[dict[str, Any]]:
     return [
+        {"id": "demo-telegram", "platform": "telegram", "channel": TELEGRAM_CHANNEL, "base_url": base_url, "every": story.crawl_every, "tags": ["demo"]},
         {"id": "demo-mastodon", "platform": "mastodon", "instance": base_url, "hashtag": MASTODON_TAG, "every": story.crawl_every, "tags": ["demo"]},
         {"id": "demo-reddit", "platform": "reddit", "subreddit": SUBREDDIT, "base_url": base_url, "every": story.crawl_every, "tags": ["demo"]},
     ]
@@ -211,7 +228,7 @@ class Demo:
         """Start the replay server and write the demo's config (in a fresh demo folder); yield the config."""
         prepare_folder(self.root)
         timeline = build_timeline(self.story, self.started_at, self.rng)
-        with serving(timeline) as server:
+        with serving(timeline, telegram_title=TELEGRAM_TITLE) as server:
             self.server = server
             write_config(self.root, self.story, server.base_url)
             self.config = load_config(self.root / "config", self.root)

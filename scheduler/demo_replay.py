@@ -1,8 +1,8 @@
 """The offline demo's loopback server: recorded platform responses, replayed as live public APIs.
 
 It answers the paths the real services answer (a Mastodon instance's hashtag timeline, Reddit's
-`/r/<sub>/new.json`), with their paging parameters, so the real spiders crawl it through `base_url`
-or `instance`. Its items are the recorded ones under `demo_data/fixtures/`, given fresh ids and dates:
+`/r/<sub>/new.json`, a Telegram channel's `/s/<channel>` preview), with their paging parameters, so the
+real spiders crawl it through `base_url` or `instance`. Its items are the recorded ones under `demo_data/fixtures/`, given fresh ids and dates:
 the recorded items are already there when the demo starts, more appear as time passes, and a burst of
 posts on one narrative (the surge) appears at a set time.
 """
@@ -13,6 +13,7 @@ import copy
 import html
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,8 +34,8 @@ class DemoItem:
     seq: int
     """Increasing with publication time: the item's id on the server."""
     appears_at: datetime
-    template: dict[str, Any]
-    """The recorded status or Reddit `t3` data this item is made from."""
+    template: Any
+    """The recorded Mastodon status, Reddit `t3` data or Telegram message widget (HTML) this item is made from."""
     text: str | None = None
     """Replaces the recorded text (surge posts); None keeps it."""
     author: str | None = None
@@ -88,6 +89,34 @@ def reddit_thing(item: DemoItem, subreddit: str) -> dict[str, Any]:
         title, _, body = item.text.partition("\n")
         data.update(title=title, selftext=body, selftext_html=None, is_self=True, url=f"https://www.reddit.com{permalink}", domain=f"self.{subreddit}")
     return {"kind": "t3", "data": data}
+
+
+_TELEGRAM_TEXT = re.compile(r'(<div class="tgme_widget_message_text[^"]*"[^>]*>).*?(</div>)', re.DOTALL)
+
+
+def telegram_widget(item: DemoItem, channel: str, title: str) -> str:
+    """The recorded message widget, re-addressed to `channel` with the item's id, date and text."""
+    widget: str = item.template
+    recorded_ref = re.search(r'data-post="([^"/]+)/(\d+)"', widget)
+    assert recorded_ref is not None, "the Telegram template has no data-post"
+    recorded_channel, recorded_id = recorded_ref.groups()
+    widget = widget.replace(f"{recorded_channel}/{recorded_id}", f"{channel}/{item.seq}").replace(f"t.me/{recorded_channel}", f"t.me/{channel}")
+    widget = re.sub(r'datetime="[^"]*"', f'datetime="{item.appears_at.isoformat(timespec="seconds")}"', widget)
+    widget = re.sub(r'(class="tgme_widget_message_owner_name"[^>]*><span[^>]*>)[^<]*', lambda m: m[1] + html.escape(title), widget)
+    body = "<br/>".join(html.escape(line) for line in (item.text or "").split("\n"))
+    return _TELEGRAM_TEXT.sub(lambda m: m[1] + body + m[2], widget, count=1)
+
+
+def telegram_page(items: list[DemoItem], channel: str, title: str, before: int | None, per_page: int = 20) -> str:
+    """A `t.me/s/<channel>` page: up to 20 messages, oldest first, and a `rel="prev"` link to older ones."""
+    older = sorted((item for item in items if before is None or item.seq < before), key=lambda item: item.seq)
+    page = older[-per_page:]
+    prev = f'<link rel="prev" href="/s/{channel}?before={page[0].seq}">' if page and len(older) > len(page) else ""
+    widgets = "\n".join(telegram_widget(item, channel, title) for item in page)
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)} – Telegram</title>{prev}</head>\n'
+        f'<body><section class="tgme_channel_history js-message_history">\n{widgets}\n</section></body></html>\n'
+    )
 
 
 def _base36(number: int) -> str:
@@ -159,6 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._mastodon(query, url.path)
         elif len(parts) == 3 and parts[0] == "r" and parts[2] == "new.json":
             self._reddit(parts[1], query)
+        elif len(parts) == 2 and parts[0] == "s":
+            before = _number(query.get("before"))
+            page = telegram_page(self.server.timeline.visible("telegram"), parts[1], self.server.telegram_title, before)
+            self._send(200, page.encode(), "text/html; charset=utf-8")
         else:
             self._send(404, b'{"error": "Record not found"}', "application/json")
 
@@ -196,9 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
 class ReplayServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, timeline: ReplayTimeline, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, timeline: ReplayTimeline, host: str = "127.0.0.1", port: int = 0, telegram_title: str = "Demo channel") -> None:
         super().__init__((host, port), _Handler)
         self.timeline = timeline
+        self.telegram_title = telegram_title
 
     @property
     def base_url(self) -> str:
@@ -207,8 +241,8 @@ class ReplayServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving(timeline: ReplayTimeline, host: str = "127.0.0.1", port: int = 0) -> Iterator[ReplayServer]:
-    server = ReplayServer(timeline, host, port)
+def serving(timeline: ReplayTimeline, host: str = "127.0.0.1", port: int = 0, telegram_title: str = "Demo channel") -> Iterator[ReplayServer]:
+    server = ReplayServer(timeline, host, port, telegram_title)
     thread = threading.Thread(target=server.serve_forever, name="demo replay server", daemon=True)
     thread.start()
     try:

@@ -86,6 +86,9 @@ def crawl_source(source_id: str) -> None:
     if result.ok:
         log.info("crawl finished", extra={"source": source_id, "seconds": round((utcnow() - started).total_seconds(), 1)})
         return
+    if result.returncode is None:
+        log.info("crawl not started: the service is stopping", extra={"source": source_id})
+        return
     with open_store(config) as store:
         run = record_failed_crawl(store, source_id, source.platform, started, result.error_line(timeout))
     log.error("crawl failed: %s", run.errors[-1].message if run.errors else "see the crawl-run log", extra={"source": source_id, "run_id": run.id})

@@ -267,9 +267,23 @@ def dashboard_argv(config: Config) -> list[str]:
     return [sys.executable, "-m", "vigie.cli", "dashboard", "--host", dashboard.host, "--port", str(dashboard.port)]
 
 
+class _ReloggedByVigie(logging.Filter):
+    """Drops APScheduler's own lines for what `_log_job_event` logs with the job's id as a field."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(('Execution of job "%s" skipped', 'Job "%s" raised an exception', 'Run time of job "%s" was missed'))
+
+
+def quiet_apscheduler() -> None:
+    for name in ("apscheduler.scheduler", "apscheduler.executors.default", f"apscheduler.executors.{CRAWL_EXECUTOR}"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ReloggedByVigie) for f in logger.filters):
+            logger.addFilter(_ReloggedByVigie())
+
+
 def _log_job_event(event: JobEvent) -> None:
     if event.code == EVENT_JOB_ERROR:
-        log.error("job failed: %s", event.exception, extra={"job": event.job_id})
+        log.error("job failed: %s", event.exception, exc_info=event.exception, extra={"job": event.job_id})
     elif event.code == EVENT_JOB_MISSED:
         log.warning("run missed (service was down or busy past misfire_grace_time)", extra={"job": event.job_id})
     elif event.code == EVENT_JOB_MAX_INSTANCES:
@@ -285,6 +299,7 @@ class Service:
         self.children = ChildProcesses(grace=schedule.stop_grace.total_seconds())
         self.scheduler = build_scheduler(config)
         self.scheduler.add_listener(_log_job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        quiet_apscheduler()
         self.dashboard = (
             SupervisedChild(dashboard_argv(config), name="dashboard", env=jobs.child_env(config), grace=schedule.stop_grace.total_seconds())
             if dashboard

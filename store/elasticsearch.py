@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -153,6 +154,10 @@ def _item_reason(item: dict[str, Any]) -> str:
     return _one_line(reason)
 
 
+def _credentials_hint(status: object) -> str:
+    return f" (check {API_KEY_ENV} or {USER_ENV}/{PASSWORD_ENV} and the user's privileges)" if status in (401, 403) else ""
+
+
 def highlight_spans(marked: str, text: str) -> list[tuple[int, int]]:
     """Character spans of `text` between the highlight markers of `marked` (the whole text, marked up).
 
@@ -228,8 +233,7 @@ class ElasticsearchStore(Store):
             detail = exc.body.get("error", exc.message) if isinstance(exc.body, dict) else exc.message
             if isinstance(detail, dict):
                 detail = f"{detail.get('type', 'error')}: {detail.get('reason', '')}"
-            hint = f" (check {API_KEY_ENV} or {USER_ENV}/{PASSWORD_ENV} and the user's privileges)" if status in (401, 403) else ""
-            return _one_line(f"Elasticsearch at {self.where}: {action} failed: {status} {detail}{hint}", 400)
+            return _one_line(f"Elasticsearch at {self.where}: {action} failed: {status} {detail}{_credentials_hint(status)}", 400)
         return _one_line(f"Elasticsearch at {self.where} unreachable while {action}: {exc}", 400)
 
     @staticmethod
@@ -276,6 +280,19 @@ class ElasticsearchStore(Store):
                     done.append(f"index {index}: mapping up to date")
         self._schema_checked = True
         return done
+
+    def delete_indices(self) -> list[str]:
+        """Delete this prefix's indices and template, and nothing of any other prefix (tests and benchmarks only)."""
+        own = re.compile(rf"^{re.escape(self.names.posts_alias)}-\d{{4}}\.\d{{2}}$")
+        with self._errors("deleting the indices"):
+            existing = self.client.indices.get_alias(index=f"{self.names.posts_pattern},{','.join(self.names.small_indices.values())}", allow_no_indices=True, ignore_unavailable=True).body
+            names = sorted(name for name in existing if own.match(name) or name in self.names.small_indices.values())
+            if names:
+                self.client.indices.delete(index=",".join(names))
+            self.client.options(ignore_status=404).indices.delete_index_template(name=self.names.posts_template)
+        self._schema_checked = False
+        self._known_indices.clear()
+        return names
 
     def _ensure_schema(self) -> None:
         """Install the schema on first write if it is missing or older than this Vigie's (one request per process)."""
@@ -371,10 +388,14 @@ class ElasticsearchStore(Store):
             now = utcnow().isoformat()
             actions = [bodies.post_upsert_action(self.names.posts_index(post.published_at), bodies.post_document(post), now) for post in posts]
             self._ensure_indices(action["_index"] for action in actions)
+        except ClusterUnreachable as exc:
+            outcome.unsent, outcome.reason = list(posts), str(exc)
+            return outcome
         except (ApiError, TransportError) as exc:
+            reason = self._describe(exc, "preparing the posts indices")
             if not self._unavailable(exc):
-                raise StoreError(self._describe(exc, "preparing the posts indices")) from exc
-            outcome.unsent, outcome.reason = list(posts), self._describe(exc, "preparing the posts indices")
+                raise StoreError(reason) from exc
+            outcome.unsent, outcome.reason = list(posts), reason
             return outcome
         lanes_count = max(1, min(self.settings.concurrency, len(actions)))
         lanes: list[list[dict[str, Any]]] = [[] for _ in range(lanes_count)]
@@ -387,7 +408,7 @@ class ElasticsearchStore(Store):
                 results = list(pool.map(self._send_lane, lanes))
         done: set[str] = set()
         touched: set[str] = set()
-        retry: set[str] = set()
+        unavailable: set[str] = set()
         for items, failure in results:
             for ok, item in items:
                 post_id = item.get("_id", "")
@@ -399,14 +420,15 @@ class ElasticsearchStore(Store):
                     else:
                         outcome.updated += 1
                 elif item.get("status") in UNAVAILABLE_STATUSES:
-                    retry.add(post_id)
-                    outcome.reason = outcome.reason or f"Elasticsearch at {self.where}: {_item_reason(item)}"
+                    unavailable.add(post_id)
+                    status = item.get("status")
+                    outcome.reason = outcome.reason or f"Elasticsearch at {self.where}: writing posts failed: {status} {_item_reason(item)}{_credentials_hint(status)}"
                 else:
                     done.add(post_id)
                     outcome.errors.append((post_id, _item_reason(item)))
             if failure is not None:
                 outcome.reason = self._describe(failure, "writing posts")
-        outcome.unsent = [post for post in posts if post.id in retry or post.id not in done]
+        outcome.unsent = [post for post in posts if post.id in unavailable or post.id not in done]
         if touched and self.settings.refresh:
             try:
                 self.client.indices.refresh(index=",".join(sorted(touched)))
@@ -440,7 +462,7 @@ class ElasticsearchStore(Store):
             return False
         with self._errors(f"updating the watchlist fields of {post_id}"):
             try:
-                self.client.update(index=hit["_index"], id=post_id, body=bodies.enrichment_update(tags, narratives, matches), refresh=self._refresh, retry_on_conflict=3)
+                self.client.update(index=hit["_index"], id=post_id, body=bodies.enrichment_update(tags, narratives, matches), refresh=self.settings.refresh, retry_on_conflict=3)
             except NotFoundError:
                 return False
         return True
@@ -614,14 +636,10 @@ class ElasticsearchStore(Store):
 
     # ------------------------------------------------------------ small indices
 
-    @property
-    def _refresh(self) -> bool:
-        return self.settings.refresh
-
     def _put(self, kind: str, doc_id: str, document: dict[str, Any], action: str) -> None:
         with self._errors(action):
             self._ensure_schema()
-            self.client.index(index=self.names.small(kind), id=doc_id, document=document, refresh=self._refresh)
+            self.client.index(index=self.names.small(kind), id=doc_id, document=document, refresh=self.settings.refresh)
 
     def _get(self, kind: str, doc_id: str, action: str) -> dict[str, Any] | None:
         with self._errors(action):
@@ -633,7 +651,7 @@ class ElasticsearchStore(Store):
     def _delete(self, kind: str, doc_id: str, action: str) -> bool:
         with self._errors(action):
             try:
-                self.client.delete(index=self.names.small(kind), id=doc_id, refresh=self._refresh)
+                self.client.delete(index=self.names.small(kind), id=doc_id, refresh=self.settings.refresh)
             except NotFoundError:
                 return False
         return True
@@ -699,7 +717,7 @@ class ElasticsearchStore(Store):
         with self._errors(f"queueing message {message.id}"):
             self._ensure_schema()
             answer = self.client.options(ignore_status=409).index(
-                index=self.names.small("outbox"), id=message.id, document=message.model_dump(mode="json"), op_type="create", refresh=self._refresh
+                index=self.names.small("outbox"), id=message.id, document=message.model_dump(mode="json"), op_type="create", refresh=self.settings.refresh
             )
         return answer.meta.status in (200, 201)
 
@@ -709,7 +727,7 @@ class ElasticsearchStore(Store):
     def _update_message(self, message_id: str, body: dict[str, Any], action: str) -> None:
         with self._errors(action):
             try:
-                self.client.update(index=self.names.small("outbox"), id=message_id, body=body, refresh=self._refresh, retry_on_conflict=5)
+                self.client.update(index=self.names.small("outbox"), id=message_id, body=body, refresh=self.settings.refresh, retry_on_conflict=5)
             except NotFoundError:
                 log.warning("outbox message %s is unknown; nothing to %s", message_id, action)
 

@@ -149,6 +149,7 @@ def post_mappings() -> dict[str, Any]:
             "source_id": _KEYWORD,
             "url": _LONG_KEYWORD,
             "author": {
+                "type": "object",
                 "properties": {
                     "id": _KEYWORD,
                     "handle": _KEYWORD,
@@ -168,7 +169,7 @@ def post_mappings() -> dict[str, Any]:
             "links": _LONG_KEYWORD,
             "domains": _KEYWORD,
             "media": _KEYWORD,
-            "engagement": {"properties": {"views": counter, "likes": counter, "shares": counter, "replies": counter}},
+            "engagement": {"type": "object", "properties": {"views": counter, "likes": counter, "shares": counter, "replies": counter}},
             "reply_to": _LONG_KEYWORD,
             "repost_of": _LONG_KEYWORD,
             "quote_of": _LONG_KEYWORD,
@@ -401,11 +402,10 @@ def post_query(query: PostQuery, *, scoring: bool = True) -> dict[str, Any]:
         return {"match_all": {}}
     if not scoring:
         return {"bool": {"filter": must + filters}}
-    body: dict[str, Any] = {"bool": {"filter": filters}}
-    if must:
-        body["bool"]["must"] = must
-        body["bool"]["should"] = stemmed_boost(query.text)
-    return body
+    if not must:
+        return {"bool": {"filter": filters}}
+    scored: dict[str, Any] = {"must": must, "should": stemmed_boost(query.text)}
+    return {"bool": {**scored, "filter": filters} if filters else scored}
 
 
 def post_sort(sort: Sort) -> list[dict[str, Any]]:

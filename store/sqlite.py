@@ -40,7 +40,7 @@ from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, Saved
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
-_UPSERT_CHUNK = 2000
+_UPSERT_CHUNK = 10_000
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
 _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
@@ -73,9 +73,15 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def _key_hash(key: str) -> int:
-    """LSH band keys as signed 64-bit integers: an eighth of the space of the hex strings, same lookups."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+def _key_token(key: str) -> str:
+    """An LSH band key as one FTS5 token: as it is when it is plain ASCII letters and digits (enrich's hex keys)."""
+    if key.isascii() and key.isalnum():
+        return key
+    return "h" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+
+
+def _key_document(keys: Iterable[str]) -> str:
+    return " ".join(sorted({_key_token(key) for key in keys}))
 
 
 # ---------------------------------------------------------------- full-text query syntax
@@ -160,12 +166,13 @@ class SQLiteStore(Store):
 
     def _configure(self) -> None:
         conn = self._db
+        conn.execute("PRAGMA page_size = 16384")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL mode (journal mode is {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        conn.execute("PRAGMA cache_size = -65536")
+        conn.execute("PRAGMA cache_size = -131072")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA mmap_size = 268435456")
 
@@ -302,23 +309,32 @@ class SQLiteStore(Store):
             known = {
                 row[0]: row[1:]
                 for row in conn.execute(
-                    f"SELECT p.id, p.pk, p.first_seen, d.title, d.text FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id IN ({_marks(ids)})", ids
+                    "SELECT p.id, p.pk, p.first_seen, d.title, d.text, json_extract(d.doc, '$.near_dup_keys') "
+                    f"FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id IN ({_marks(ids)})",
+                    ids,
                 )
             }
             next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
             now = _us(utcnow())
             label = self._label
-            post_rows, doc_rows, fts_rows, fts_deletes, label_rows, key_rows = [], [], [], [], [], []
+            post_rows, doc_rows, label_rows = [], [], []
+            text_rows, text_deletes, key_rows, key_deletes = [], [], [], []
             for post in latest.values():
+                keys = _key_document(post.near_dup_keys)
                 if post.id in known:
-                    pk, first_seen, title, text = known[post.id]
+                    pk, first_seen, title, text, old_keys = known[post.id]
                     if (title, text) != (post.title, post.text):
-                        fts_deletes.append((pk, title, text))
-                        fts_rows.append((pk, post.title, post.text))
+                        text_deletes.append((pk, title, text))
+                        text_rows.append((pk, post.title, post.text))
+                    old_keys = _key_document(json.loads(old_keys or "[]"))
+                    if old_keys != keys:
+                        key_deletes.append((pk, old_keys))
+                        key_rows.append((pk, keys))
                 else:
                     pk, next_pk = next_pk, next_pk + 1
                     first_seen = _us(post.first_seen_at) if post.first_seen_at else now
-                    fts_rows.append((pk, post.title, post.text))
+                    text_rows.append((pk, post.title, post.text))
+                    key_rows.append((pk, keys))
                 published = _us(post.published_at)
                 author = post.author.handle or post.author.id
                 post_rows.append(
@@ -341,17 +357,16 @@ class SQLiteStore(Store):
                 side.update(label(9, v) for v in post.domains)
                 side.update(label(10, v) for v in post.mentions)
                 label_rows += [(lid, published, pk) for lid in side]
-                key_rows += [(_key_hash(key), pk) for key in set(post.near_dup_keys)]
             if known:
                 pks = [row[0] for row in known.values()]
                 conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
-                conn.execute(f"DELETE FROM post_dup_keys WHERE post IN ({_marks(pks)})", pks)
-                conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", fts_deletes)
+                conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", text_deletes)
+                conn.executemany("INSERT INTO post_keys (post_keys, rowid, keys) VALUES ('delete', ?, ?)", key_deletes)
             conn.executemany(_UPSERT_POST, post_rows)
             conn.executemany(_UPSERT_DOC, doc_rows)
-            conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", fts_rows)
+            conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
+            conn.executemany("INSERT INTO post_keys (rowid, keys) VALUES (?, ?)", [row for row in key_rows if row[1]])
             conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", label_rows)
-            conn.executemany("INSERT INTO post_dup_keys (key, post) VALUES (?, ?)", key_rows)
         return len(latest) - len(known), len(known) + repeats
 
     def _watchlist_labels(self, narratives: list[str], tags: list[str], matches: list[TagMatch]) -> set[int]:
@@ -380,9 +395,11 @@ class SQLiteStore(Store):
         cut = _us(before)
         doomed = "SELECT pk FROM posts WHERE published < ?"
         with self._writing() as conn:
-            conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
-            conn.execute(f"DELETE FROM post_dup_keys WHERE post IN ({doomed})", (cut,))
+            keys = conn.execute(f"SELECT pk, json_extract(doc, '$.near_dup_keys') FROM post_docs WHERE pk IN ({doomed})", (cut,)).fetchall()
+            deletes = [(pk, document) for pk, found in keys if (document := _key_document(json.loads(found or "[]")))]
+            conn.executemany("INSERT INTO post_keys (post_keys, rowid, keys) VALUES ('delete', ?, ?)", deletes)
             conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
+            conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
             return conn.execute("DELETE FROM posts WHERE published < ?", (cut,)).rowcount
 
@@ -544,14 +561,15 @@ class SQLiteStore(Store):
         return summaries
 
     def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
-        hashes = list({_key_hash(key) for key in keys})
-        if not hashes:
+        tokens = _key_document(keys).split()
+        if not tokens:
             return []
+        expression = " OR ".join(f'"{token}"' for token in tokens)
         with self._reading() as conn:
             return conn.execute(
-                f"SELECT p.id, p.cluster FROM (SELECT post, count(*) AS shared FROM post_dup_keys WHERE key IN ({_marks(hashes)}) "
-                "GROUP BY post ORDER BY shared DESC, post LIMIT ?) AS m JOIN posts p ON p.pk = m.post ORDER BY m.shared DESC, m.post",
-                [*hashes, limit],
+                "SELECT p.id, p.cluster FROM (SELECT rowid FROM post_keys WHERE post_keys MATCH ? ORDER BY rowid LIMIT ?) AS m "
+                "JOIN posts p ON p.pk = m.rowid ORDER BY p.pk",
+                (expression, limit),
             ).fetchall()
 
     # ------------------------------------------------------------ crawl runs and cursors

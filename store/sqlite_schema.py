@@ -11,7 +11,11 @@ append a new one. Layout, chosen so that filtered counts stay fast at millions o
   a trigger per row made bulk ingest 2.5 times slower.
 - `post_labels` holds the multi-valued fields (narratives, tags, matched terms, hashtags, domains, mentions), keyed
   by (label, published, post) so "this narrative over this period" is one index range.
-- `post_dup_keys` holds the LSH band keys of each post as 64-bit hashes, for near-duplicate lookups.
+- `post_keys` is an inverted index of each post's LSH band keys (contentless FTS5: keys are looked up, never
+  read back). Fourteen random keys per post in a B-tree made every insert a random page write; FTS5 buffers them
+  and writes sorted segments.
+- `automerge = 8` and a 64 MB `hashsize` let FTS5 buffer more and merge segments less often: bulk ingest at a
+  million posts went from 13k to 25k documents/s, for slightly more segments to read per query.
 """
 
 from __future__ import annotations
@@ -60,17 +64,16 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX post_labels_post ON post_labels (post);
 
-    CREATE TABLE post_dup_keys (
-        key INTEGER NOT NULL,
-        post INTEGER NOT NULL,
-        PRIMARY KEY (key, post)
-    ) WITHOUT ROWID;
-    CREATE INDEX post_dup_keys_post ON post_dup_keys (post);
-
     CREATE VIRTUAL TABLE post_fts USING fts5 (
         title, text,
         content = 'post_docs', content_rowid = 'pk',
         tokenize = 'unicode61 remove_diacritics 2'
+    );
+    INSERT INTO post_fts (post_fts, rank) VALUES ('automerge', 8);
+    INSERT INTO post_fts (post_fts, rank) VALUES ('hashsize', 67108864);
+
+    CREATE VIRTUAL TABLE post_keys USING fts5 (
+        keys, content = '', detail = none, columnsize = 0
     );
 
     CREATE TABLE crawl_runs (

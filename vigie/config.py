@@ -188,11 +188,11 @@ class CrawlSettings(_Section):
 
 
 class LanguageSettings(_Section):
-    detector: Literal["combined", "langdetect", "fasttext", "lingua"] = "combined"
-    languages: list[str] = Field(default_factory=lambda: ["fr", "en", "de", "es", "it", "pt", "nl", "ar", "ru", "pl", "sv", "tr"])
-    min_chars: int = Field(3, ge=0, description="Shorter cleaned texts are `und`.")
+    detector: Literal["combined", "langdetect", "fasttext", "lingua"] = Field("combined", description="`combined`: fastText, and lingua where the text is short or fastText unsure (see docs/enrichment.md for the comparison).")
+    languages: list[str] = Field(default_factory=lambda: ["fr", "en", "de", "es", "it", "pt", "nl", "ar", "ru", "pl", "sv", "tr"], description="ISO 639-1 codes lingua chooses among (fewer languages: faster and surer); fastText may still name others.")
+    min_chars: int = Field(3, ge=0, description="Cleaned texts with fewer letters are `und`.")
     min_confidence: float = Field(0.3, ge=0, le=1, description="Lower confidences are `und`, unless the platform declares the same language. lingua spreads its confidence over the configured languages, so 0.3 is already a clear lead on a two-word post.")
-    seed: int = 0
+    seed: int = Field(0, description="Seed of langdetect, which is random otherwise.")
 
 
 class EnrichSettings(_Section):

@@ -7,11 +7,15 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from scrapy.spidermiddlewares.httperror import HttpError
+
 from crawlers.spiders.base import MalformedPost, PageError, SourceSpider
 from enrich.entities import normalise_url, registered_domain
 
 if TYPE_CHECKING:
+    import scrapy
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
     from vigie.models import Post
 
@@ -26,6 +30,23 @@ class ItemError(ValueError):
 
 class ApiSpider(SourceSpider):
     """A spider whose pages are JSON documents holding a list of posts."""
+
+    def refusal_hint(self) -> str:
+        """What to do when the API asks for an account (401/403): said in the log after the HTTP error."""
+        return "this API does not serve it to visitors without an account"
+
+    def page_request(self, url: str, callback: Any = None, **kwargs: Any) -> scrapy.Request:
+        return super().page_request(url, callback, errback=self.refused, **kwargs)
+
+    def refused(self, failure: Failure) -> None:
+        """The HTTP error is already the source's error line; for 401 and 403 the log also says why it happens."""
+        if not failure.check(HttpError) or failure.value.response.status not in (401, 403):
+            return
+        response = failure.value.response
+        self.logger.warning(
+            "source %s: %s refused without an account (HTTP %d%s): %s",
+            self.source.id, response.url, response.status, _api_error(response.body), self.refusal_hint(),
+        )
 
     def read_json(self, response: Response) -> Any:
         try:
@@ -46,6 +67,18 @@ class ApiSpider(SourceSpider):
                 yield MalformedPost(f"unexpected item shape ({type(exc).__name__})", response.url)
             else:
                 yield self.make_post(response, **fields)
+
+
+def _api_error(body: bytes) -> str:
+    """`, AuthMissing: Authentication Required` from a JSON error body (XRPC, Mastodon, Reddit), when it is one."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    words = [str(payload[key]) for key in ("error", "reason", "message") if isinstance(payload.get(key), str) and payload[key]]
+    return f", {': '.join(words)}" if words else ""
 
 
 def parse_timestamp(value: str | float | int) -> datetime:

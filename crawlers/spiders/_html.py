@@ -50,9 +50,9 @@ def _walk(node: lxml.etree._Element, parts: list[str], links: dict[str, None], b
         if tag == "br":
             parts.append("\n")
         elif tag in _PARAGRAPHS:
-            parts.append("\n\n")
+            _break(parts, 2)
         elif tag in _LINES:
-            parts.append("\n")
+            _break(parts, 1)
         elif tag in _CELLS:
             parts.append(" ")
         if tag == "a":
@@ -62,11 +62,20 @@ def _walk(node: lxml.etree._Element, parts: list[str], links: dict[str, None], b
         for child in node:
             _walk(child, parts, links, base_url, inner_pre)
         if tag in _PARAGRAPHS:
-            parts.append("\n\n")
+            _break(parts, 2)
         elif tag in _LINES:
-            parts.append("\n")
+            _break(parts, 1)
     if node.tail:
         parts.append(_collapse(node.tail, preformatted))
+
+
+def _break(parts: list[str], newlines: int) -> None:
+    """End the current line (1) or paragraph (2), counting the breaks already there: nested blocks do not
+    pile up blank lines, while each <br> still counts."""
+    tail = "".join(parts[-8:]).rstrip(" ")
+    present = len(tail) - len(tail.rstrip("\n"))
+    if newlines > present:
+        parts.append("\n" * (newlines - present))
 
 
 def _collapse(text: str, preformatted: bool) -> str:

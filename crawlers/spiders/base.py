@@ -36,7 +36,8 @@ What a spider gets (read-only)
 
 What a spider calls
 -------------------
-- ``self.url(path)``: ``base_url + path``. ``self.on_base(url)``: a URL of the real site moved onto ``base_url``.
+- ``self.url(path)``: ``base_url + path``. ``self.on_base(url)``: a URL of the real site moved onto ``base_url``;
+  ``self.on_site(url)``: the reverse (resolve a page's relative links against ``self.on_site(response.url)``).
 - ``first_urls()``: override it to return the URL(s) of the first page(s); ``start()`` requests them
   with ``self.parse`` as callback. Override ``start()`` itself only for something else (POST, headers).
 - ``self.page_request(url, callback=None, **kwargs)``: a `scrapy.Request` for a page of this source.
@@ -142,6 +143,12 @@ class SourceSpider(scrapy.Spider):
         """A URL of the real site moved onto `base_url` (identity when no `base_url` is configured)."""
         if self.site_url and self.base_url != self.site_url and url.startswith(self.site_url):
             return self.base_url + url[len(self.site_url) :]
+        return url
+
+    def on_site(self, url: str) -> str:
+        """The reverse: a fetched URL as it is on the real site, to resolve a page's relative links."""
+        if self.site_url and self.base_url != self.site_url and url.startswith(self.base_url):
+            return self.site_url + url[len(self.base_url) :]
         return url
 
     def first_urls(self) -> list[str]:

@@ -8,21 +8,16 @@ Feeds run newest first and page back with `cursor`; the source's cursor ends pag
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
-
-from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers.spiders._api import ApiSpider, ItemError, links_and_domains, parse_timestamp, unique
 from crawlers.spiders.base import PageError
 from vigie.models import Author, Engagement, post_id
 
 if TYPE_CHECKING:
-    import scrapy
     from scrapy.http import Response
-    from twisted.python.failure import Failure
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
 PAGE_SIZE = 100
@@ -53,37 +48,15 @@ class BlueskySpider(ApiSpider):
             params["cursor"] = cursor
         return self.url(f"/xrpc/{method}?{urlencode(params)}")
 
-    def page_request(self, url: str, callback: Any = None, **kwargs: Any) -> scrapy.Request:
-        return super().page_request(url, callback, errback=self.refused, **kwargs)
-
     def parse(self, response: Response) -> Iterator[Any]:
         items, cursor = feed_items(self.read_json(response), response.url)
         yield from self.posts(response, items, item_fields)
         if items and cursor:
             yield self.next_page(response, self.feed_url(cursor))
 
-    def refused(self, failure: Failure) -> None:
-        """The HTTP error itself is already the source's error line; for 401/403 the log says why it happens."""
-        if not failure.check(HttpError) or failure.value.response.status not in (401, 403):
-            return
-        response = failure.value.response
+    def refusal_hint(self) -> str:
         method = "searchPosts" if self.source.search is not None else "getAuthorFeed"
-        self.logger.warning(
-            "source %s: %s at %s refused without an account (HTTP %d%s): set base_url to an AppView that serves it publicly%s",
-            self.source.id, method, self.base_url, response.status, _xrpc_error(response),
-            ", or watch actors instead of a search" if method == "searchPosts" else "",
-        )
-
-
-def _xrpc_error(response: Response) -> str:
-    """`, AuthMissing: Authentication Required` from an XRPC error body, when it is one."""
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        return ""
-    if not isinstance(body, dict) or not body.get("error"):
-        return ""
-    return f", {body['error']}: {body.get('message') or ''}".rstrip(": ")
+        return f"this AppView does not serve {method} without an account: set base_url to one that does"
 
 
 def feed_items(payload: Any, url: str) -> tuple[list[Any], str | None]:

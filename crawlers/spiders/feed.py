@@ -91,7 +91,12 @@ class FeedSpider(SourceSpider):
         return parse_date((response.headers.get(b"Date") or b"").decode("latin-1")) or utcnow()
 
     def parse_xml_feed(self, response: Response, content_type: str) -> Iterator[Post | MalformedPost]:
-        parsed = feedparser.parse(response.body, response_headers={"content-type": content_type or "application/xml"})
+        parsed = feedparser.parse(
+            response.body,
+            response_headers={"content-type": content_type or "application/xml"},
+            sanitize_html=False,  # never rendered: html_to_text keeps only the text (scripts and styles dropped)
+            resolve_relative_uris=False,  # resolved here, against the feed's own address
+        )
         if not parsed.entries and (parsed.bozo or not parsed.version):
             problem = parsed.get("bozo_exception") or "no feed element"
             raise PageError(f"{response.url}: not a readable RSS or Atom feed ({type(problem).__name__ if isinstance(problem, Exception) else ''}: {problem})".replace("(: ", "("))

@@ -6,9 +6,9 @@ starting with `//` is taken relative to the post. A selector may end in `::text`
 or `/text()` / `/@name` (XPath) to pick strings; otherwise the element's text is used (its `href` for
 `link` and `next`).
 
-Dates are read leniently: `03.03.2011, 14:17` (day first, as dotted dates always are),
-`21 janvier 2009`, ISO `datetime` attributes, and "Heute"/"today"/"hier". A post without a readable
-date gets the time of the fetch. Native id: the post element's `id` on its site, or its link.
+Dates are read leniently: `03.03.2011, 14:17`, `26/10/13, 03:48 pm` (day first unless the page is in
+American English), `21 janvier 2009`, ISO `datetime` attributes, "Heute"/"today"/"hier", "6 years ago".
+A post without a readable date gets the time of the fetch. Native id: the post element's `id` on its site, or its link.
 Thread pages run oldest first, so the page of known posts is not the last one: every `next` page is
 followed up to the page cap, and known posts are dropped.
 """
@@ -34,6 +34,20 @@ _DOTTED_DATE = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{2,4}\b")
 _TIME = re.compile(r"(\d{1,2})[:h](\d{2})")
 _TODAY = re.compile(r"(?i)\b(heute|today|aujourd'hui|aujourd’hui|hoy|oggi|vandaag)\b")
 _YESTERDAY = re.compile(r"(?i)\b(gestern|yesterday|hier|ayer|ieri|gisteren)\b")
+_AGO = re.compile(
+    r"(?i)(?:\b(\d+)\s+(second|minute|hour|day|week|month|year)s?\s+ago\b"
+    r"|\bil y a\s+(\d+)\s+(seconde|minute|heure|jour|semaine|mois|an|année)s?\b"
+    r"|\bvor\s+(\d+)\s+(sekunde|minute|stunde|tag|woche|monat|jahr)(?:e|en|n)?\b)"
+)
+_UNIT_SECONDS = {
+    **dict.fromkeys(("second", "seconde", "sekunde"), 1),
+    **dict.fromkeys(("minute",), 60),
+    **dict.fromkeys(("hour", "heure", "stunde"), 3600),
+    **dict.fromkeys(("day", "jour", "tag"), 86400),
+    **dict.fromkeys(("week", "semaine", "woche"), 604800),
+    **dict.fromkeys(("month", "mois", "monat"), 2629746),
+    **dict.fromkeys(("year", "an", "année", "jahr"), 31556952),
+}
 _MONTHS = {
     "janvier": "january", "février": "february", "fevrier": "february", "mars": "march", "avril": "april", "mai": "may",
     "juin": "june", "juillet": "july", "août": "august", "aout": "august", "septembre": "september", "octobre": "october",
@@ -44,12 +58,20 @@ _MONTHS = {
 _MONTH_WORD = re.compile(r"(?i)\b(" + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True)) + r")\b")
 
 
-def lenient_date(text: str | None, now: datetime | None = None) -> datetime | None:
-    """A forum's date as written, in UTC (a date without zone is taken as UTC); None if unreadable."""
+def lenient_date(text: str | None, now: datetime | None = None, dayfirst: bool = True) -> datetime | None:
+    """A forum's date as written, in UTC (a date without zone is taken as UTC); None if unreadable.
+
+    `dayfirst` decides `05/06/14` (pages in American English write the month first); dotted dates
+    (`05.06.2014`) are always day first. Relative dates ("6 years ago", "il y a 3 jours", "vor 2 Stunden",
+    "Heute, 14:17") count back from `now`."""
     if not text or not text.strip():
         return None
     text = " ".join(text.replace("\xa0", " ").split())
     now = now or utcnow()
+    ago = _AGO.search(text)
+    if ago:
+        number, unit = next((ago[i], ago[i + 1]) for i in (1, 3, 5) if ago[i])
+        return now - timedelta(seconds=int(number) * _UNIT_SECONDS[unit.lower()])
     relative = 0 if _TODAY.search(text) else 1 if _YESTERDAY.search(text) else None
     if relative is not None:
         day = (now - timedelta(days=relative)).date()
@@ -58,7 +80,7 @@ def lenient_date(text: str | None, now: datetime | None = None) -> datetime | No
         return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
     text = _MONTH_WORD.sub(lambda m: _MONTHS[m[1].lower()], text)
     try:
-        parsed = dateparser.parse(text, fuzzy=True, dayfirst=bool(_DOTTED_DATE.search(text)))
+        parsed = dateparser.parse(text, fuzzy=True, dayfirst=dayfirst or bool(_DOTTED_DATE.search(text)))
     except (ValueError, OverflowError):
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -104,13 +126,15 @@ class ForumSpider(SourceSpider):
             raise PageError(f"selectors.post {selectors.post!r} is not a valid selector: {exc}") from None
         if not posts:
             raise PageError(f"{response.url}: no post matches selectors.post {selectors.post!r}")
+        dayfirst = not (response.xpath("/html/@lang").get() or "").lower().startswith("en-us")
+        page_url = self.on_site(response.url)
         for index, post in enumerate(posts):
-            yield self.forum_post(response, post, index)
+            yield self.forum_post(response, page_url, post, index, dayfirst)
         if selectors.next:
             found = select(response, selectors.next)
             href = found.get() if _is_text_selection(found) else found.attrib.get("href") if found else None
             if href and href.strip():
-                yield self.next_page(response, without_session(response.urljoin(href.strip())))
+                yield self.next_page(response, without_session(urljoin(page_url, href.strip())))
 
     def field(self, post: Selector, expression: str | None) -> str | None:
         if not expression:
@@ -122,17 +146,17 @@ class ForumSpider(SourceSpider):
             return _strings(found) or None
         return " ".join(element_text(found[0].root).text.split()) or None
 
-    def forum_post(self, response: Response, post: Selector, index: int) -> Post | MalformedPost:
+    def forum_post(self, response: Response, page_url: str, post: Selector, index: int, dayfirst: bool) -> Post | MalformedPost:
         selectors = self.source.selectors
         text_nodes = select(post, selectors.text, inside_post=True)
         if _is_text_selection(text_nodes):
             text, links = "\n".join(t.get() for t in text_nodes), []
         elif text_nodes:
-            body = element_text(text_nodes[0].root, response.url)
+            body = element_text(text_nodes[0].root, page_url)
             text, links = body.text, body.links
         else:
             return MalformedPost(f"selectors.text {selectors.text!r} matches nothing in post {index + 1}", response.url)
-        link = self.post_link(response, post)
+        link = self.post_link(page_url, post)
         author = self.field(post, selectors.author)
         date_text = self.field(post, selectors.date)
         element_id = post.attrib.get("id")
@@ -141,14 +165,14 @@ class ForumSpider(SourceSpider):
         return self.make_post(
             response,
             native_id=native_id,
-            published_at=lenient_date(date_text) or utcnow(),
-            url=link or response.url,
+            published_at=lenient_date(date_text, dayfirst=dayfirst) or utcnow(),
+            url=link or page_url,
             text=text,
             author=Author(id=author, handle=author, name=author) if author else Author(),
             links=links,
         )
 
-    def post_link(self, response: Response, post: Selector) -> str | None:
+    def post_link(self, page_url: str, post: Selector) -> str | None:
         expression = self.source.selectors.link
         if not expression:
             return None
@@ -156,4 +180,4 @@ class ForumSpider(SourceSpider):
         if not found:
             return None
         href = found.get() if _is_text_selection(found) else found[0].attrib.get("href") or found[0].css("a::attr(href)").get()
-        return without_session(urljoin(response.url, href.strip())) if href and href.strip() else None
+        return without_session(urljoin(page_url, href.strip())) if href and href.strip() else None

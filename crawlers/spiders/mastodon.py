@@ -22,8 +22,8 @@ from urllib.parse import quote, urlencode, urlsplit
 import lxml.html
 from lxml import etree
 
-from crawlers.spiders._html import element_text
 from crawlers.spiders._api import ApiSpider, ItemError, links_and_domains, parse_timestamp, unique
+from crawlers.spiders._html import element_text
 from crawlers.spiders.base import PageError
 from vigie.models import Author, Engagement, post_id
 
@@ -48,8 +48,11 @@ class MastodonSpider(ApiSpider):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.instance = self.source.instance.rstrip("/")
+        self.instance = self.site_url = self.source.instance.rstrip("/")
         self.base_url = (self.source.base_url or self.instance).rstrip("/")
+
+    def refusal_hint(self) -> str:
+        return "this instance shows its timelines to logged-in users only: watch the hashtag or account through another instance"
 
     @property
     def stop_at_known(self) -> bool:
@@ -61,9 +64,11 @@ class MastodonSpider(ApiSpider):
         if account is not None and not account.isdigit():
             yield self.page_request(self.url(f"/api/v1/accounts/lookup?{urlencode({'acct': account.lstrip('@')})}"), callback=self.parse_account)
         else:
-            yield self.page_request(self.timeline_url(account))
+            yield self.page_request(self.timeline_url(account), cb_kwargs={"account_id": account})
 
     def timeline_url(self, account_id: str | None, **paging: str) -> str:
+        """The hashtag's timeline, or the account's statuses; without `paging`, the first page of this run
+        (the newest statuses, or on an incremental run those just after the cursor)."""
         if account_id is not None:
             path = f"/api/v1/accounts/{quote(account_id, safe='')}/statuses"
         else:

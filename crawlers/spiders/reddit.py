@@ -32,6 +32,9 @@ class RedditSpider(ApiSpider):
     def first_urls(self) -> list[str]:
         return [self.listing_url()]
 
+    def refusal_hint(self) -> str:
+        return "the subreddit is private, quarantined or banned, or Reddit refuses this client"
+
     def listing_url(self, after: str | None = None) -> str:
         params: dict[str, Any] = {"limit": PAGE_SIZE, "raw_json": 1}
         if self.source.subreddit is not None:

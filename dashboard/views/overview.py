@@ -12,7 +12,7 @@ from dashboard.session import current
 
 vigie = current()
 now = vigie.now()
-SPARKLINE = f"last {queries.TREND_BASELINE.days + 1} days"
+SPARKLINE = f"{queries.TREND_BASELINE.days + 1} days"
 
 st.title("Overview")
 since, until = periods.pick("Period", "overview-period", now)
@@ -40,19 +40,22 @@ def trend_table(trends: list[Trend], kind: str, label: str) -> None:
         return
     frame = pd.DataFrame(
         {
-            label: [t.key for t in trends],
-            "alert": ["open" if (kind, t.key) in alerted else "" for t in trends],
-            "posts (24 h)": [t.current for t in trends],
-            "usual (per day)": [round(t.baseline, 1) for t in trends],
-            "ratio": ["new" if t.ratio is None else f"×{t.ratio:.1f}" for t in trends],
+            label: [("🔺 " if (kind, t.key) in alerted else "") + t.key for t in trends],
             SPARKLINE: [t.series for t in trends],
+            "24 h": [t.current for t in trends],
+            "usual": [round(t.baseline, 1) for t in trends],
+            "ratio": ["new" if t.ratio is None else f"×{t.ratio:.1f}" for t in trends],
         }
     )
     picked = st.dataframe(
         frame,
         hide_index=True,
         width="stretch",
-        column_config={SPARKLINE: st.column_config.LineChartColumn(y_min=0)},
+        column_config={
+            SPARKLINE: st.column_config.LineChartColumn(y_min=0, help="Posts per day"),
+            "24 h": st.column_config.NumberColumn(help="Posts in the last 24 hours"),
+            "usual": st.column_config.NumberColumn(help="Posts per day the spike detector expects from the 14 days before"),
+        },
         on_select="rerun",
         selection_mode="single-row",
         key=f"trending-{kind}",
@@ -69,7 +72,7 @@ with left:
 with right:
     st.subheader("Hashtags trending now")
     trend_table(data.hashtags, "hashtag", "hashtag")
-st.caption(f"Posts in the last 24 hours against the daily level the spike detector expects from the {queries.TREND_BASELINE.days} days before. Select a row to open it on the Narrative page.")
+st.caption(f"Posts in the last 24 hours against the daily level the spike detector expects from the {queries.TREND_BASELINE.days} days before; 🔺 an open alert. Select a row to open it on the Narrative page.")
 
 st.subheader("Open alerts")
 if data.open_alerts:

@@ -25,6 +25,14 @@ SOURCES = [
     {"id": "feed-broken", "platform": "feed", "url": "https://broken.example/feed"},
 ]
 
+WATCHLIST = {
+    "narratives": [
+        {"id": "miracle_healing", "label": "Miracle healing", "terms": {"en": ["miracle cure"]}, "hashtags": ["#sante"]},
+        {"id": "anti_vaccine", "label": "Anti-vaccine", "terms": {"fr": ["vaccin tueur"]}},
+        {"id": "quantum_healing", "label": "Quantum healing", "terms": {"fr": ["guérison quantique"]}},
+    ]
+}
+
 
 @dataclass
 class Seeded:
@@ -137,7 +145,7 @@ def _alerts(now: datetime) -> list[Alert]:
 
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Seeded:
-    config_dir = write_config(tmp_path / "config", sources=SOURCES)
+    config_dir = write_config(tmp_path / "config", sources=SOURCES, watchlists={"health": WATCHLIST})
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     monkeypatch.setenv("VIGIE_CONFIG", str(config_dir))

@@ -47,7 +47,7 @@ def test_overview_period_changes_the_counts(app: AppTest) -> None:
     assert app.metric[1].value == "1"  # open alerts
     assert app.metric[2].value == "2 of 3"  # the failed feed and the source never crawled
     trending = app.dataframe[0].value
-    assert list(trending["narrative"])[:2] == ["quantum_healing", "miracle_healing"]
+    assert list(trending["narrative"])[:2] == ["🔺 quantum_healing", "miracle_healing"]
     assert "quantum\\_healing" in _markdown(app)  # the open alert, escaped
 
 
@@ -55,7 +55,8 @@ def test_narrative_picker_and_period_change_the_view(app: AppTest) -> None:
     _open(app, "views/narrative.py")
     app.selectbox(key="value").set_value("miracle_healing").run()
     caption = app.caption[0].value
-    assert caption.startswith("191 posts") and "1 spike" in caption or "2 spike" in caption
+    assert caption.startswith("191 posts")
+    assert int(caption.split(" · ")[1].split()[0]) >= 1  # the surge of the last hours is flagged
     app.selectbox(key="narrative-period").set_value("Last 24 hours").run()
     assert app.caption[0].value.startswith("31 posts")
     app.selectbox(key="kind").set_value("hashtag").run()
@@ -75,7 +76,7 @@ def test_narrative_deep_link_from_query_parameters(seeded: Seeded) -> None:
     at.run()
     assert not at.exception
     assert at.selectbox(key="value").value == "anti_vaccine"
-    assert "vaccin tueur" in " ".join(str(v) for frame in at.dataframe for v in frame.value.iloc[:, 0]) or at.caption[0].value.split()[0] != "0"
+    assert at.caption[0].value.startswith("80 posts")
 
 
 def _matching(app: AppTest) -> int:
@@ -105,7 +106,7 @@ def test_search_filters_change_the_results(app: AppTest) -> None:
     assert _matching(app) == 120
     app.multiselect(key="search-tags").set_value([]).run()
     app.text_input(key="search-authors").input("author3, @author6").run()
-    assert _matching(app) == 2 * 26 + 1 or _matching(app) > 0
+    assert _matching(app) == 27 + 26
     assert "Searching" in app.caption[0].value and "tg\\-healing" in app.caption[0].value
 
 

@@ -15,7 +15,7 @@ WATCHLIST = {
             "label": "Conspiracy",
             "terms": {"fr": ["plandémie", "grand reset", "rupture familiale", "secte"], "en": ["great reset", "miracle cure", "qanon"]},
             "hashtags": ["#WWG1WGA"],
-            "patterns": [r"\bprotocoles? MMS\b"],
+            "patterns": [r"\bprotocoles? mms\b"],
             "exclude": ["fact-check"],
         },
         {
@@ -90,9 +90,17 @@ def test_exclusion_cancels_the_narrative_in_the_post(matcher: WatchlistMatcher) 
     assert matcher.tag("Fact-check: the great reset").narratives == []
 
 
-def test_patterns_match_case_insensitively_on_the_original_text(matcher: WatchlistMatcher) -> None:
-    assert found(matcher, "Le Protocole MMS contre tout") == [("conspiracy", r"\bprotocoles? MMS\b", "Protocole MMS")]
+def test_patterns_match_the_lower_cased_text_with_spans_in_the_original(matcher: WatchlistMatcher) -> None:
+    assert found(matcher, "Le Protocole MMS contre tout") == [("conspiracy", r"\bprotocoles? mms\b", "Protocole MMS")]
     assert found(matcher, "envoie-moi un MMS") == []
+
+
+def test_upper_case_patterns_are_refused_with_the_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "watchlists"
+    folder.mkdir()
+    (folder / "w.yaml").write_text("narratives:\n  - id: x\n    label: X\n    patterns: ['\\bMMS\\b\\W', '(?P<Name>ok)']\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"w\.yaml:4: narratives\[0\]\.patterns: .*has upper-case letters: patterns are matched on the lower-cased text"):
+        load_watchlists(folder)
 
 
 def test_title_matches_keep_their_field(matcher: WatchlistMatcher) -> None:

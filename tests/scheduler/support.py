@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ class FakeCrawls:
 
     def config(self, sources: dict[str, dict[str, Any]], *, settings: dict[str, Any] | None = None, behaviour: dict[str, dict[str, Any]] | None = None) -> Config:
         """`sources` maps a source id to its `every` and other keys; `behaviour` says what its fake crawl does."""
-        self.plan.write_text(json.dumps({"log": str(self.log), "db": str(self.data_dir / "vigie.db"), "sources": behaviour or {}}))
+        self.plan.write_text(json.dumps({"log": str(self.log), "sources": behaviour or {}}))
         schedule = {"jitter": 0, "stop_grace": 2, "max_parallel_crawls": 4, "crawl_command": [sys.executable, str(FAKE_CRAWL), str(self.plan), "{source}"]}
         merged = {"schedule": schedule, "log": {"file": None}, "alerts": {"check_every": "1h"}}
         for section, values in (settings or {}).items():
@@ -56,3 +57,8 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
             return value
         time.sleep(interval)
     pytest.fail(f"condition not met within {timeout}s: {getattr(condition, '__name__', condition)}")
+
+
+def gaps(times: list[float]) -> list[float]:
+    """Seconds between consecutive runs."""
+    return [later - earlier for earlier, later in pairwise(times)]

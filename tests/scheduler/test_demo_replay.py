@@ -6,8 +6,9 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from parsel import Selector
 
-from scheduler.demo import Story, build_timeline
+from scheduler.demo import Story, build_timeline, surge_texts
 from scheduler.demo_replay import mastodon_id, serving
 
 
@@ -15,15 +16,19 @@ def test_the_story_keeps_posting_and_stages_one_surge_from_many_accounts() -> No
     start = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
     story = Story()
     timeline = build_timeline(story, start, random.Random(1))
-    surge = [item for item in timeline.items if item.text is not None]
+    surge = [item for item in timeline.items if item.text in surge_texts()]
     assert len(surge) == story.surge_posts
-    assert len({item.author for item in surge}) == story.surge_posts
+    assert {item.platform for item in surge} == {"mastodon", "reddit", "telegram"}
+    accounts = [item.author for item in surge if item.platform != "telegram"]
+    assert len(set(accounts)) == len(accounts) == story.surge_posts * 2 // 3  # plus the Telegram channel itself
     surge_start = start + timedelta(seconds=story.surge_at)
     assert all(surge_start <= item.appears_at < surge_start + timedelta(seconds=story.surge_for) for item in surge)
-    recorded = timeline.visible("mastodon", start) + timeline.visible("reddit", start)
-    assert len(recorded) == 20 + 100  # every recorded status and Reddit post, already there at the start
-    later = timeline.visible("mastodon", start + timedelta(minutes=5)) + timeline.visible("reddit", start + timedelta(minutes=5))
-    assert len(later) == len(recorded) + 300 // story.post_every + story.surge_posts
+
+    def visible(at: datetime) -> int:
+        return sum(len(timeline.visible(platform, at)) for platform in ("mastodon", "reddit", "telegram"))
+
+    assert visible(start) == 20 + 100 + 20  # the recorded statuses and Reddit posts, and 20 channel messages
+    assert visible(start + timedelta(minutes=5)) == visible(start) + 300 // story.post_every + story.surge_posts
 
 
 def test_the_replay_server_pages_like_mastodon_and_reddit() -> None:
@@ -45,3 +50,12 @@ def test_the_replay_server_pages_like_mastodon_and_reddit() -> None:
         next_page = client.get("/r/healthfreedom/new.json", params={"limit": 25, "after": listing["after"]}).json()["data"]
         assert next_page["children"][0]["data"]["created_utc"] < listing["children"][-1]["data"]["created_utc"]
         assert client.get("/nothing/here").status_code == 404
+
+        channel = Selector(client.get("/s/demo_channel").text)
+        ids = [int(ref.split("/")[1]) for ref in channel.css(".tgme_widget_message::attr(data-post)").getall()]
+        assert len(ids) == 20 and ids == sorted(ids)  # oldest first, as t.me shows them
+        assert all(ref.startswith("demo_channel/") for ref in channel.css(".tgme_widget_message::attr(data-post)").getall())
+        older = channel.css('link[rel="prev"]::attr(href)').get()
+        assert older == f"/s/demo_channel?before={ids[0]}"
+        older_ids = [int(ref.split("/")[1]) for ref in Selector(client.get(older).text).css(".tgme_widget_message::attr(data-post)").getall()]
+        assert older_ids and max(older_ids) < ids[0]

@@ -20,7 +20,7 @@ from tests.support.factories import make_post
 from vigie.models import Alert, AlertEvent, Author, CrawlError, CrawlRun, Engagement, OutboxMessage, Post, SavedSearch, Subscription, TagMatch
 
 
-def at(day: int, hour: int = 12, minute: int = 0) -> datetime:
+def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
     return datetime(2024, 5, day, hour, minute, tzinfo=UTC)
 
 
@@ -47,7 +47,7 @@ def corpus() -> list[Post]:
     alice = Author(id="a-1", handle="alice", name="Alice")
     bob = Author(id="b-2", handle="bob", name="Bob")
     chan = Author(id="chan-9", handle="canal_sante", name="Canal Santé")
-    return [
+    posts = [
         watch_post(
             "p1",
             "La guérison miraculeuse par les cristaux, témoignage #cristaux",
@@ -134,6 +134,7 @@ def corpus() -> list[Post]:
             hashtags=["cure"],
         ),
     ]
+    return [post.model_copy(update={"collected_at": at(5)}) for post in posts]
 
 
 def ids(posts: list[Post]) -> list[str]:

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from store.copy import Checkpoint
+from store.spool import Spool
 from store.sqlite import SQLiteStore
 from tests.store.test_spool import FakeElasticsearch, closed_port
 from tests.support.factories import make_post, write_config
@@ -138,3 +139,18 @@ def test_init_names_the_cluster_when_it_is_away(tmp_path: Path) -> None:
     port = closed_port()
     result = vigie(tmp_path, "store", "init", es_url=f"http://127.0.0.1:{port}", backend="elasticsearch")
     assert result.exit_code == 1 and f"Elasticsearch at http://127.0.0.1:{port} unreachable while installing" in result.output
+
+
+def test_replay_sends_what_waits_in_the_spool(tmp_path: Path) -> None:
+    Spool(tmp_path / "data" / "spool").append([make_post("1", "x"), make_post("2", "y")])
+    with FakeElasticsearch() as cluster:
+        result = vigie(tmp_path, "store", "replay", es_url=cluster.url, backend="elasticsearch")
+        assert result.exit_code == 0, result.output
+        assert result.output.startswith("2 spooled posts sent: 2 new, 0 updated, 0 refused")
+        assert sorted(cluster.stored()) == ["feed:1", "feed:2"]
+
+
+def test_replay_while_the_cluster_is_still_away(tmp_path: Path) -> None:
+    Spool(tmp_path / "data" / "spool").append([make_post("1", "x")])
+    result = vigie(tmp_path, "store", "replay", es_url=f"http://127.0.0.1:{closed_port()}", backend="elasticsearch")
+    assert result.exit_code == 1 and "spooled posts stay in" in result.output

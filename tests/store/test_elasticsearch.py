@@ -15,16 +15,18 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from store import es_bodies as bodies
-from store.base import StoreError
-from store.elasticsearch import ClusterUnreachable, ElasticsearchStore, client_options, highlight_spans, post_from_source, redact_url
+from store.base import BucketCount, ClusterSummary, PostQuery, StoreError, TermCount
+from store.elasticsearch import ClusterUnreachable, ElasticsearchStore, SignificantTerm, client_options, highlight_spans, post_from_source, redact_url
 from tests.store.contract import StoreContract
-from tests.store.test_spool import FakeElasticsearch, closed_port, es_store, post
+from tests.store.test_spool import FakeElasticsearch, Recorded, closed_port, es_store, post
 from tests.support.factories import make_post, write_config
 from vigie.config import ElasticsearchSettings, load_config
+from vigie.models import OutboxMessage, Post
 
 ES_URL = os.environ.get("VIGIE_ES_URL")
 NO_CLUSTER = "VIGIE_ES_URL not set: start a single-node Elasticsearch (see README) to run the Elasticsearch contract suite"
@@ -85,6 +87,15 @@ def test_the_api_key_is_sent_and_never_logged(tmp_path: Path, caplog: pytest.Log
         assert "very-secret-key" not in shown and "pw-in-url" not in shown
 
 
+def test_refused_credentials_keep_the_posts_and_name_the_variables(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with FakeElasticsearch(fail={("PUT", "/_bulk"): 401}) as cluster:
+        store = es_store(tmp_path, cluster.url, environ={"VIGIE_ES_API_KEY": "revoked-key"})
+        assert store.upsert_posts([post("1")]).new == 0
+    assert store.spool.count() == 1
+    assert "writing posts failed: 401" in caplog.text and "check VIGIE_ES_API_KEY or VIGIE_ES_USER/VIGIE_ES_PASSWORD" in caplog.text
+    assert "revoked-key" not in caplog.text
+
+
 def test_basic_auth_is_sent(tmp_path: Path) -> None:
     with FakeElasticsearch() as cluster:
         es_store(tmp_path, cluster.url, environ={"VIGIE_ES_USER": "vigie", "VIGIE_ES_PASSWORD": "pw"}).upsert_posts([post("1")])
@@ -128,6 +139,17 @@ def test_the_schema_is_installed_once_on_first_write(tmp_path: Path) -> None:
         es_store(tmp_path, cluster.url).upsert_posts([post("2")])
         assert [r.path for r in cluster.requests if "_index_template" in r.path] == ["/_index_template/vigie-posts"]
         assert not [r for r in cluster.requests if r.method == "PUT" and "_index_template" in r.path]
+
+
+def test_deleting_the_indices_spares_other_prefixes(tmp_path: Path) -> None:
+    with FakeElasticsearch() as cluster:
+        es_store(tmp_path, cluster.url, index_prefix="vigie-posts-x").upsert_posts([post("1")])
+        store = es_store(tmp_path, cluster.url)
+        store.upsert_posts([post("2")])
+        deleted = store.delete_indices()
+        assert deleted == sorted(["vigie-posts-2024.05", *store.names.small_indices.values()])
+        assert sorted(cluster.docs) == sorted(["vigie-posts-x-posts-2024.05", *(f"vigie-posts-x-{kind}" for kind in store.names.small_indices)])
+        assert list(cluster.templates) == ["vigie-posts-x-posts"]
 
 
 # ---------------------------------------------------------------- bulk upserts
@@ -208,6 +230,143 @@ def test_an_unavailable_cluster_mid_write_spools_what_was_not_taken(tmp_path: Pa
 
 # ---------------------------------------------------------------- reading answers
 
+MAY_1 = 1714521600000
+"""2024-05-01T00:00:00Z in epoch milliseconds, as date_histogram keys come."""
+
+
+def _hit(post: Post, *, marked: str | None = None, sort: list[Any] | None = None) -> dict[str, Any]:
+    hit: dict[str, Any] = {"_index": "vigie-posts-2024.05", "_id": post.id, "_score": None, "_source": bodies.post_document(post), "sort": sort or [0, post.id]}
+    if marked is not None:
+        hit["highlight"] = {"text": [marked]}
+    return hit
+
+
+def _hits(hits: list[dict[str, Any]], total: int | None = None, **extra: Any) -> dict[str, Any]:
+    """A `_search` answer, shaped as the Elasticsearch documentation shows it."""
+    shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+    return {"took": 1, "timed_out": False, "_shards": shards, "hits": {"total": {"value": total if total is not None else len(hits), "relation": "eq"}, "max_score": None, "hits": hits}, **extra}
+
+
+def _sent(cluster: FakeElasticsearch, endpoint: str) -> list[Recorded]:
+    return [request for request in cluster.requests if request.path.endswith(endpoint)]
+
+
+def test_search_sends_its_body_to_the_read_alias_and_maps_highlights(tmp_path: Path) -> None:
+    post_ = make_post("1", "La guérison par les cristaux")
+    marked = f"La {bodies.HIGHLIGHT_PRE}guérison{bodies.HIGHLIGHT_POST} par les cristaux"
+    query = PostQuery(text="guerison", limit=2)
+    with FakeElasticsearch(answers={"_search": [_hits([_hit(post_, marked=marked)], total=7)]}) as cluster:
+        result = es_store(tmp_path, cluster.url).search(query)
+        (request,) = _sent(cluster, "/_search")
+    assert (result.total, result.posts, result.hits[0].highlights) == (7, [post_], [(3, 11)])
+    assert request.path == "/vigie-posts/_search" and request.params["ignore_unavailable"] == ["true"]
+    assert json.loads(request.body) == bodies.search_body(query, size=2, offset=0)
+
+
+def test_deep_pages_walk_a_point_in_time_and_close_it(tmp_path: Path) -> None:
+    wanted = [make_post(f"deep{n}", "x") for n in range(3)]
+    skipped = [{"_source": {}, "sort": [0, f"skip{n}"]} for n in range(bodies.MAX_PAGE_WINDOW)]
+    answers = {
+        "_pit": [{"id": "PIT-1"}],
+        "_search": [_hits(skipped, pit_id="PIT-2"), _hits([_hit(p) for p in wanted], pit_id="PIT-3")],
+        "_count": [{"count": 10_003, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}],
+    }
+    with FakeElasticsearch(answers=answers) as cluster:
+        result = es_store(tmp_path, cluster.url).search(PostQuery(limit=2, offset=10_001))
+        pages = [json.loads(r.body) for r in _sent(cluster, "/_search")]
+        closed = [json.loads(r.body) for r in cluster.requests if r.method == "DELETE" and r.path == "/_pit"]
+    assert (result.total, [p.id for p in result.posts]) == (10_003, ["feed:deep1", "feed:deep2"])
+    assert [page["pit"]["id"] for page in pages] == ["PIT-1", "PIT-2"]
+    assert "search_after" not in pages[0] and pages[1]["search_after"] == [0, f"skip{bodies.MAX_PAGE_WINDOW - 1}"]
+    assert closed == [{"id": "PIT-3"}]
+
+
+def test_iter_posts_pages_with_search_after_and_closes_the_point_in_time(tmp_path: Path) -> None:
+    posts = [make_post(f"{n}", "x") for n in range(3)]
+    answers = {"_pit": [{"id": "PIT-1"}], "_search": [_hits([_hit(posts[0], sort=[3, "a"]), _hit(posts[1], sort=[2, "b"])], pit_id="PIT-2"), _hits([_hit(posts[2])])]}
+    with FakeElasticsearch(answers=answers) as cluster:
+        walked = list(es_store(tmp_path, cluster.url).iter_posts(PostQuery(sort="oldest", limit=1), batch_size=2))
+        (opened,) = _sent(cluster, "/_pit")[:1]
+        pages = [json.loads(r.body) for r in _sent(cluster, "/_search")]
+    assert walked == posts
+    assert opened.path == "/vigie-posts/_pit" and opened.params["keep_alive"] == ["2m"]
+    assert [(page["pit"]["id"], page.get("search_after"), page["size"]) for page in pages] == [("PIT-1", None, 2), ("PIT-2", [2, "b"], 2)]
+    assert pages[0]["sort"] == bodies.post_sort("oldest")
+
+
+def test_a_walk_abandoned_early_still_closes_its_point_in_time(tmp_path: Path) -> None:
+    answers = {"_pit": [{"id": "PIT-1"}], "_search": [_hits([_hit(make_post("1", "x")), _hit(make_post("2", "x"))])]}
+    with FakeElasticsearch(answers=answers) as cluster:
+        walk = es_store(tmp_path, cluster.url).iter_posts(PostQuery(), batch_size=2)
+        assert next(walk).id == "feed:1"
+        walk.close()
+        assert [json.loads(r.body) for r in cluster.requests if r.method == "DELETE"] == [{"id": "PIT-1"}]
+
+
+def test_bucket_counts_follow_the_composite_after_key(tmp_path: Path) -> None:
+    hour = 3_600_000
+    first_page = [{"key": {"start": MAY_1 + n * hour, "key": "healing"}, "doc_count": 2, "authors": {"value": 2}, "sources": {"value": 1}} for n in range(bodies.BUCKET_PAGE)]
+    last = {"key": {"start": MAY_1, "key": "vaccines"}, "doc_count": 1, "authors": {"value": 1}, "sources": {"value": 1}}
+    answers = {
+        "_search": [
+            _hits([], total=0, aggregations={"buckets": {"after_key": first_page[-1]["key"], "buckets": first_page}}),
+            _hits([], total=0, aggregations={"buckets": {"after_key": last["key"], "buckets": [last]}}),
+        ]
+    }
+    with FakeElasticsearch(answers=answers) as cluster:
+        counts = es_store(tmp_path, cluster.url).count_buckets(PostQuery(), "hour", "narrative")
+        requests = [json.loads(r.body)["aggs"]["buckets"]["composite"] for r in _sent(cluster, "/_search")]
+    assert len(counts) == bodies.BUCKET_PAGE + 1
+    assert counts[0] == BucketCount(start=datetime(2024, 5, 1, tzinfo=UTC), key="healing", posts=2, authors=2, sources=1)
+    assert counts[-1].key == "vaccines"
+    assert "after" not in requests[0] and requests[1]["after"] == first_page[-1]["key"]
+
+
+def test_top_terms_clusters_and_significant_terms_are_read_from_their_aggregations(tmp_path: Path) -> None:
+    first = {"_source": {"id": "feed:p1", "source_id": "rss-a", "published_at": "2024-05-01T09:00:00Z"}}
+    cluster_bucket = {"key": "c-1", "doc_count": 3, "sources": {"value": 2}, "first": {"hits": {"total": {"value": 3, "relation": "eq"}, "hits": [first]}}}
+    answers = {
+        "_search": [
+            _hits([], aggregations={"top": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": [{"key": "cristaux", "doc_count": 2}]}}),
+            _hits([], aggregations={"clusters": {"buckets": [cluster_bucket]}}),
+            _hits([], aggregations={"sample": {"doc_count": 40, "significant": {"doc_count": 40, "bg_count": 900, "buckets": [{"key": "5g", "doc_count": 12, "score": 3.5, "bg_count": 15}]}}}),
+            _hits([], aggregations={"significant": {"doc_count": 40, "bg_count": 900, "buckets": [{"key": "plandemie", "doc_count": 9, "score": 1.25, "bg_count": 10}]}}),
+        ]
+    }
+    with FakeElasticsearch(answers=answers) as cluster:
+        store = es_store(tmp_path, cluster.url)
+        assert store.top_terms(PostQuery(), "hashtag") == [TermCount("cristaux", 2)]
+        assert store.clusters(PostQuery()) == [ClusterSummary("c-1", 3, 2, "feed:p1", "rss-a", datetime(2024, 5, 1, 9, tzinfo=UTC))]
+        assert store.significant_terms(PostQuery(), "text") == [SignificantTerm("5g", 12, 15, 3.5)]
+        assert store.significant_terms(PostQuery(), "hashtag", PostQuery()) == [SignificantTerm("plandemie", 9, 10, 1.25)]
+
+
+def test_nothing_stored_yet_reads_as_empty(tmp_path: Path) -> None:
+    empty = _hits([], total=0)
+    with FakeElasticsearch(answers={"_search": [empty, empty, empty], "_count": [{"count": 0}]}) as cluster:
+        store = es_store(tmp_path, cluster.url)
+        assert store.count_buckets(PostQuery(), "day") == []
+        assert store.top_terms(PostQuery(), "domain") == []
+        assert store.get_post("feed:1") is None
+        assert store.count_posts(PostQuery()) == 0
+        assert store.get_cursor("src") is None
+
+
+def test_small_records_are_documents_by_id(tmp_path: Path) -> None:
+    message = OutboxMessage(id="m1", recipient="veille@example.org")
+    with FakeElasticsearch() as cluster:
+        store = es_store(tmp_path, cluster.url)
+        store.set_cursor("src", {"etag": "W/1"})
+        assert store.get_cursor("src") == {"etag": "W/1"}
+        assert (store.enqueue(message), store.enqueue(message)) == (True, False)
+        assert (store.delete_subscription("s1"), store.get_alert("a1")) == (False, None)
+        writes = [(r.method, r.path, r.params) for r in cluster.requests if r.method == "PUT" and "/_doc/" in r.path]
+    assert writes == [
+        ("PUT", "/vigie-cursors/_doc/src", {"refresh": ["true"]}),
+        ("PUT", "/vigie-outbox/_doc/m1", {"op_type": ["create"], "refresh": ["true"]}),
+        ("PUT", "/vigie-outbox/_doc/m1", {"op_type": ["create"], "refresh": ["true"]}),
+    ]
+
 
 def test_highlight_markers_become_character_spans_of_the_text() -> None:
     pre, post_ = bodies.HIGHLIGHT_PRE, bodies.HIGHLIGHT_POST
@@ -245,8 +404,5 @@ class TestElasticsearchContract(StoreContract):
         try:
             yield es
         finally:
-            created = es.client.indices.get_alias(index=f"{prefix}-*", allow_no_indices=True, ignore_unavailable=True).body
-            if created:
-                es.client.indices.delete(index=",".join(created))
-            es.client.options(ignore_status=404).indices.delete_index_template(name=es.names.posts_template)
+            es.delete_indices()
             es.close()

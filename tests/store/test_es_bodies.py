@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+from elasticsearch.dsl import Search
+from elasticsearch.dsl.field import Field
 from pydantic import BaseModel
 
 from store import es_bodies as bodies
@@ -334,3 +336,31 @@ def test_the_researchers_guide_describes_every_indexed_field() -> None:
     for kind, properties in bodies.SMALL_INDEX_MAPPINGS.items():
         assert f"`{NAMES.small(kind)}`" in guide
         assert [name for name in properties if f"`{name}`" not in guide] == [], kind
+
+
+def test_mapped_types_are_elasticsearch_field_types() -> None:
+    """The client's own DSL knows every type used (a typo such as `keywrd` would fail here, not on a cluster)."""
+    mappings = [bodies.post_mappings(), *(bodies.small_index_mappings(kind) for kind in bodies.SMALL_INDEX_MAPPINGS)]
+    for spec in (spec for mapping in mappings for spec in _walk(mapping["properties"])):
+        assert Field.get_dsl_class(spec["type"])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        bodies.search_body(PostQuery(text='guérison "miracle cure"', since=SINCE, authors=("a",), cluster_id="c", sort="relevance"), size=10),
+        bodies.page_body(PostQuery(text="x", narratives=("n",)), pit_id="PIT", size=5, search_after=[1, "a"], keep_alive="1m", with_highlight=True),
+        bodies.buckets_body(PostQuery(text="x"), "day", "narrative"),
+        bodies.top_terms_body(PostQuery(hashtags=("h",)), "domain", 5),
+        bodies.clusters_body(PostQuery(until=UNTIL), 2, 20),
+        bodies.significant_terms_body(PostQuery(text="x"), "text", PostQuery(since=SINCE), 10),
+        bodies.significant_terms_body(PostQuery(), "hashtag", None, 10),
+        bodies.near_duplicates_body(["k1"], 5),
+        bodies.sorted_page(bodies.due_messages_query(SINCE), bodies.BY_CREATION_SORT, 10),
+        bodies.sorted_page(bodies.alerts_query(["open"], SINCE), bodies.ALERTS_SORT, 10),
+    ],
+    ids=["search", "page", "buckets", "top", "clusters", "significant-text", "significant-terms", "near-duplicates", "due", "alerts"],
+)
+def test_search_bodies_use_queries_and_aggregations_elasticsearch_knows(body: dict[str, Any]) -> None:
+    """Parsed by the client's own DSL, which refuses unknown query and aggregation types, and rebuilt unchanged."""
+    assert Search.from_dict(dict(body)).to_dict() == body

@@ -2,7 +2,9 @@
 
 The cluster is first a closed loopback port, then `FakeElasticsearch`: a real HTTP server on loopback that speaks
 just enough of the Elasticsearch REST API for writes (index creation, templates, aliases, mappings, `_bulk`
-scripted upserts, refresh) and records every request, so the tests see what reached the cluster and in what order.
+scripted upserts, refresh, documents by id) and records every request, so the tests see what reached the cluster
+and in what order. It does not evaluate queries: a test that reads queues the answers (`answers`) in the shape the
+Elasticsearch documentation gives, to check how the store reads them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ class FakeElasticsearch:
     reject: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     busy: dict[str, int] = field(default_factory=dict)
     down_after_bulks: int | None = None
+    fail: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(method, path) answered with this error status."""
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Queued answers to `_search`, `_count` and `_pit` requests, first in first out."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> FakeElasticsearch:
@@ -111,9 +117,22 @@ class FakeElasticsearch:
     def answer(self, request: Recorded) -> tuple[int, dict[str, Any]]:
         parts = [part for part in request.path.split("/") if part]
         method = request.method
+        if (method, request.path) in self.fail:
+            status = self.fail[(method, request.path)]
+            return status, _error("cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];", status)
         if parts and parts[-1] == "_bulk":
             return self._bulk(request.body)
+        if parts == ["_pit"] and method == "DELETE":
+            return 200, {"succeeded": True, "num_freed": 1}
+        if parts and parts[-1] in ("_search", "_count", "_pit"):
+            queued = self.answers.get(parts[-1])
+            return (200, queued.pop(0)) if queued else (400, _error("illegal_argument_exception", f"no answer queued for {request.path}", 400))
+        if len(parts) == 3 and parts[1] in ("_doc", "_create"):
+            create = parts[1] == "_create" or request.params.get("op_type") == ["create"]
+            return self._document(method, parts[0], parts[2], request.body, create=create)
         if parts[:1] == ["_index_template"]:
+            if method == "DELETE":
+                return (200, {"acknowledged": True}) if self.templates.pop(parts[1], None) else (404, _error("resource_not_found_exception", parts[1], 404))
             if method == "PUT":
                 self.templates[parts[1]] = json.loads(request.body)
                 return 200, {"acknowledged": True}
@@ -122,6 +141,11 @@ class FakeElasticsearch:
             return 404, _error("resource_not_found_exception", f"index template matching [{parts[1]}] not found", 404)
         if len(parts) == 1 and method == "HEAD":
             return (200, {}) if parts[0] in self.docs else (404, {})
+        if len(parts) == 1 and method == "DELETE":
+            for name in parts[0].split(","):
+                self.docs.pop(name)
+                self.aliases.pop(name)
+            return 200, {"acknowledged": True}
         if len(parts) == 1 and method == "PUT":
             if parts[0] in self.docs:
                 return 400, _error("resource_already_exists_exception", f"index [{parts[0]}] already exists", 400)
@@ -136,6 +160,21 @@ class FakeElasticsearch:
         if len(parts) == 2 and parts[1] in ("_mapping", "_refresh"):
             return 200, {"acknowledged": True}
         return 400, _error("illegal_argument_exception", f"{method} {request.path} is not spoken by the fake", 400)
+
+    def _document(self, method: str, index: str, doc_id: str, body: bytes, *, create: bool) -> tuple[int, dict[str, Any]]:
+        stored = self.docs.get(index, {})
+        base = {"_index": index, "_id": doc_id}
+        if method == "GET":
+            return (200, {**base, "found": True, "_source": stored[doc_id]}) if doc_id in stored else (404, {**base, "found": False})
+        if method == "DELETE":
+            return (200, {**base, "result": "deleted"}) if stored.pop(doc_id, None) is not None else (404, {**base, "result": "not_found"})
+        if create and doc_id in stored:
+            return 409, _error("version_conflict_engine_exception", f"[{doc_id}]: version conflict, document already exists", 409)
+        if index not in self.docs:
+            self._create(index)
+        existed = doc_id in self.docs[index]
+        self.docs[index][doc_id] = json.loads(body)
+        return (200 if existed else 201), {**base, "result": "updated" if existed else "created"}
 
     def _create(self, index: str) -> None:
         self.docs.setdefault(index, {})
@@ -338,6 +377,15 @@ def test_torn_lines_are_kept_aside_during_replay(tmp_path: Path) -> None:
         assert list(cluster.stored()) == ["feed:1"]
     (kept,) = [json.loads(line) for line in (store.spool.directory / REJECTED_FILE).read_text(encoding="utf-8").splitlines()]
     assert kept["reason"].startswith("000000000001.jsonl:2: ")
+
+
+def test_a_cluster_failing_while_the_schema_is_installed_means_spooled(tmp_path: Path) -> None:
+    with FakeElasticsearch(fail={("PUT", "/vigie-runs"): 503}) as cluster:
+        store = es_store(tmp_path, cluster.url)
+        result = store.upsert_posts([post("1")])
+        assert (result.new, result.errors) == (0, [])
+        assert spooled_ids(store.spool) == [["feed:1"]]
+        assert cluster.bulk_ids() == []
 
 
 def test_without_a_spool_an_unreachable_cluster_is_an_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ appear. Every request is recorded (method, path, headers). Only the standard lib
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -49,6 +50,16 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     at: float
+
+
+_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding", "alt-svc"})
+
+
+def recorded_exchange(path: Path) -> Reply:
+    """The response of a recorded exchange (NewPipe's `generated_mock_*.json`) as it was served: status, headers, body."""
+    response = json.loads(path.read_text(encoding="utf-8"))["response"]
+    headers = {name: values[0] for name, values in response.get("responseHeaders", {}).items() if values and name.lower() not in _HOP_HEADERS}
+    return Reply(body=response.get("responseBody", "").encode("utf-8"), status=response["responseCode"], headers=headers)
 
 
 def _reply(item: Reply | bytes | str | Path, content_type: str | None) -> Reply:

@@ -87,7 +87,7 @@ def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool) -> None:
         for run in runs:
             click.echo(json.dumps(run.model_dump(mode="json"), ensure_ascii=False))
         return
-    console = Console(file=sys.stdout, soft_wrap=True)
+    console = Console(file=sys.stdout, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     console.print(summary_table(runs))
     for run in runs:
         if run.status != "ok":

@@ -97,7 +97,7 @@ def status(app: AppContext, as_json: bool) -> None:
         for source in config.sources:
             run = last_runs[source.id]
             lines.append({"kind": "source", "id": source.id, "platform": source.platform, "enabled": source.enabled, "last_run": run.model_dump(mode="json") if run else None})
-        lines += [{"kind": "alert", **alert.model_dump(mode="json", exclude={"history"})} for alert in alerts]
+        lines += [{"kind": "alert", "id": alert.id, "alert": alert.model_dump(mode="json", exclude={"history"})} for alert in alerts]
         for line in lines:
             click.echo(json.dumps(line, ensure_ascii=False))
         return

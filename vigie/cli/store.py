@@ -1,4 +1,4 @@
-"""`vigie store init` and `vigie store copy`: set up the configured store, move data between stores.
+"""`vigie store init`, `replay` and `copy`: set up the configured store, flush its spool, move data between stores.
 
 A store is named `sqlite:PATH` (an embedded store file), `elasticsearch` (the configured cluster and index
 prefix) or `elasticsearch:PREFIX` (the configured cluster, other indices). Store failures are one line, exit 1.
@@ -83,6 +83,23 @@ def init(app: AppContext, as_json: bool) -> None:
             steps = [f"embedded store {app.config.sqlite_path}: schema up to date"]
     for step in steps:
         click.echo(json.dumps({"step": step}, ensure_ascii=False) if as_json else step)
+
+
+@store.command("replay")
+@pass_app
+def replay(app: AppContext) -> None:
+    """Send the posts waiting in the spool to the cluster now (it also happens before every write)."""
+    from store.elasticsearch import ElasticsearchStore
+
+    with _store_errors():
+        opened = app.store
+        if not isinstance(opened, ElasticsearchStore) or opened.spool is None:
+            click.echo("the configured store is not Elasticsearch: nothing is ever spooled")
+            return
+        waiting = opened.spool.count()
+        result = opened.replay_spool()
+    left = opened.spool.count()
+    click.echo(f"{waiting - left} spooled posts sent: {result.new} new, {result.updated} updated, {len(result.errors)} refused (kept in {opened.spool.directory}); {left} still waiting.")
 
 
 @store.command("copy")

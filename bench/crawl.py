@@ -1,0 +1,121 @@
+"""Crawl throughput: posts/s crawled + enriched + stored, against Scrapy fetching and parsing the same pages
+with no item pipeline, in the same run.
+
+A loopback replay server (tests/support/replay.py) serves pages built from the recorded fixtures
+(tests/support/pages.py): Telegram channels whose pages are the real message widgets of
+`telegram/page_example.html` re-numbered, 20 to a page, chained by `?before=`, and RSS feeds of 20 real
+TechCrunch items each. Each phase runs in its own process (a Twisted reactor runs once per process),
+through `crawlers.run.crawl_sources`, against a fresh data folder:
+
+- raw: the spiders and the middlewares, no item pipeline (posts are parsed, then dropped);
+- full: the whole crawl: validation, tags, enrichment (language, watchlists, entities, copy-paste
+  clusters) and the SQLite store, plus the crawl-run log and the cursors.
+
+The rate counts every post from the start of `crawl_sources()` to its return (so the enrichment models'
+loading is included). Target: the pipeline costs under 30% of the raw rate (full/raw >= 0.70), and the
+whole at least 1,000 posts/s on 2 cores.
+
+Run: `.venv/bin/python bench/crawl.py [--channels 24] [--pages 12] [--feeds 48] [--repeat 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PER_PAGE = 20
+BENCH_CRAWL = {"download_delay": 0, "autothrottle": False, "concurrent_requests_per_domain": 16, "retry_times": 0, "timeout": 30}
+
+
+def serve(server: object, channels: int, pages: int, feeds: int) -> list[dict[str, object]]:
+    """Routes on the replay server, and the sources that read them."""
+    from tests.support.pages import rss_feed, telegram_channel
+
+    sources: list[dict[str, object]] = []
+    base = server.base_url  # type: ignore[attr-defined]
+    for number in range(channels):
+        channel = f"bench{number:03d}"
+        for path, html in telegram_channel(channel, pages * PER_PAGE, PER_PAGE).items():
+            server.add(path, html, content_type="text/html; charset=utf-8")  # type: ignore[attr-defined]
+        sources.append({"id": channel, "platform": "telegram", "channel": channel, "base_url": base, "backfill_pages": pages})
+    for number in range(feeds):
+        server.add(f"/feeds/{number}.xml", rss_feed(number * 1000, PER_PAGE), content_type="application/rss+xml")  # type: ignore[attr-defined]
+        sources.append({"id": f"feed{number:03d}", "platform": "feed", "url": f"{base}/feeds/{number}.xml"})
+    return sources
+
+
+def run_phase(phase: str, config_dir: Path, data_dir: Path) -> dict[str, float]:
+    """In a child process: one crawl of every source; seconds, pages and posts."""
+    from crawlers.run import crawl_sources
+    from vigie.config import load_config
+
+    config = load_config(config_dir, data_dir)
+    overrides = {"ITEM_PIPELINES": {}, "LOG_LEVEL": "WARNING"} if phase == "raw" else {"LOG_LEVEL": "WARNING"}
+    started = time.perf_counter()
+    runs = crawl_sources(config, settings=overrides)
+    seconds = time.perf_counter() - started
+    failed = [f"{run.source_id}: {run.errors[0].message}" for run in runs if run.status != "ok"]
+    if failed:
+        raise SystemExit(f"{phase}: {len(failed)} sources failed, first: {failed[0]}")
+    pages = sum(run.pages for run in runs)
+    stored = sum(run.new_posts for run in runs)
+    return {"seconds": seconds, "pages": pages, "posts": pages * PER_PAGE if phase == "raw" else stored}
+
+
+def child(phase: str, config_dir: Path, data_dir: Path) -> dict[str, float]:
+    command = [sys.executable, __file__, "--phase", phase, "--config", str(config_dir), "--data", str(data_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{phase} phase failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--channels", type=int, default=24)
+    parser.add_argument("--pages", type=int, default=12, help="pages per Telegram channel")
+    parser.add_argument("--feeds", type=int, default=48)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each phase; the median is reported")
+    parser.add_argument("--phase", choices=("raw", "full"), help=argparse.SUPPRESS)
+    parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(run_phase(args.phase, args.config, args.data)))
+        return
+
+    from tests.support.factories import write_config
+    from tests.support.replay import ReplayServer
+
+    with ReplayServer() as server, tempfile.TemporaryDirectory(prefix="vigie-bench-crawl-") as tmp:
+        sources = serve(server, args.channels, args.pages, args.feeds)
+        config_dir = write_config(Path(tmp) / "config", sources=sources, settings={"crawl": BENCH_CRAWL, "log": {"level": "WARNING"}})
+        results: dict[str, list[dict[str, float]]] = {"raw": [], "full": []}
+        for attempt in range(args.repeat):
+            for phase in ("raw", "full"):
+                results[phase].append(child(phase, config_dir, Path(tmp) / f"data-{phase}-{attempt}"))
+
+    def rate(phase: str) -> float:
+        return statistics.median(r["posts"] / r["seconds"] for r in results[phase])
+
+    raw, full = rate("raw"), rate("full")
+    sample = results["full"][0]
+    print(f"crawl bench: {len(sources)} sources ({args.channels} Telegram channels x {args.pages} pages, {args.feeds} RSS feeds), "
+          f"{sample['pages']:.0f} pages, {sample['posts']:.0f} posts, median of {args.repeat}")
+    print(f"  raw  (Scrapy fetch + parse, no pipeline):          {raw:8.0f} posts/s  ({statistics.median(r['seconds'] for r in results['raw']):.2f} s)")
+    print(f"  full (crawl + validate + enrich + store + cursor): {full:8.0f} posts/s  ({statistics.median(r['seconds'] for r in results['full']):.2f} s)")
+    print(f"  full / raw = {full / raw:.2f}  (pipeline cost {1 - full / raw:.0%} of the raw rate; target < 30%)")
+    print(f"  whole crawl >= 1,000 posts/s: {'yes' if full >= 1000 else 'no'} ({full:.0f})")
+
+
+if __name__ == "__main__":
+    main()

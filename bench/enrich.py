@@ -1,0 +1,292 @@
+"""Enrichment benchmark: language detectors compared, watchlist precision/recall, throughput per step.
+
+1. Language: accuracy of each detector (langdetect, fastText, lingua, the default `combined`) on the labelled
+   texts of `tests/fixtures/langid/` (12 languages; single words, two-word snippets, sentences), per set, per
+   length band (< 40, 40-120, > 120 characters) and per language, and texts/s. Detectors are compared on their
+   first answer after cleaning; the last row is Vigie's default identification, which may say `und`.
+2. Watchlists: precision and recall of the default watchlists (`config/watchlists/`) on the labelled evaluation
+   set `tests/data/watchlist-eval.jsonl`, per narrative and per kind of post; language accuracy per length band
+   on its posts whose language is known.
+3. Throughput: posts/s of the whole enrichment and of each step, on posts built from the fixtures by
+   `bench/corpus.py` (default 100,000), measured as CPU time of this one process (one core).
+4. Tagging: the Aho-Corasick matcher against a naive one-regex-per-term baseline, with 5,000 terms, same texts.
+
+Run: `.venv/bin/python bench/enrich.py [--posts 100000] [--quick]` (`--quick` samples the langid texts and runs
+20,000 posts, for a first look in a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # this script's folder would shadow the `enrich` package
+sys.path.append(str(ROOT / "bench"))
+
+from corpus import generate_posts  # noqa: E402
+
+from enrich import Enricher  # noqa: E402
+from enrich.duplicates import Member, NearDuplicates, assign_clusters  # noqa: E402
+from enrich.entities import extract_entities  # noqa: E402
+from enrich.folding import fold  # noqa: E402
+from enrich.language import (  # noqa: E402
+    UNDETERMINED,
+    CombinedDetector,
+    Detector,
+    FastTextDetector,
+    LangdetectDetector,
+    LanguageIdentifier,
+    LinguaDetector,
+)
+from enrich.pipeline import post_body  # noqa: E402
+from enrich.watchlists import Narrative, Watchlist, WatchlistMatcher, load_watchlists  # noqa: E402
+from vigie.config import LanguageSettings, Settings  # noqa: E402
+from vigie.models import Post  # noqa: E402
+
+LANGID = ROOT / "tests" / "fixtures" / "langid"
+EVAL_SET = ROOT / "tests" / "data" / "watchlist-eval.jsonl"
+WATCHLISTS = ROOT / "config" / "watchlists"
+SETS = ("single-words", "word-pairs", "sentences")
+BANDS = ("< 40", "40-120", "> 120")
+BATCH = 500
+BASELINE_TERMS = 5000
+
+
+def band(text: str) -> str:
+    return BANDS[0] if len(text) < 40 else BANDS[1] if len(text) <= 120 else BANDS[2]
+
+
+def cpu_rate(count: int, work: Callable[[], object]) -> float:
+    """Items per CPU second of this process (one core), so that other load on the machine does not count."""
+    start = time.process_time()
+    work()
+    return count / max(time.process_time() - start, 1e-9)
+
+
+def table(header: list[str], rows: Iterable[list[object]]) -> str:
+    """A Markdown table, so the output can be pasted into docs/enrichment.md."""
+    cells = [header, *([str(cell) for cell in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}" if whole else "-"
+
+
+# ---------------------------------------------------------------- 1. language
+
+
+@dataclass(frozen=True)
+class Labelled:
+    language: str
+    text: str
+    kind: str
+
+
+def langid_texts(per_file: int | None) -> list[Labelled]:
+    texts = []
+    for kind in SETS:
+        for path in sorted((LANGID / kind).glob("*.txt")):
+            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            texts += [Labelled(path.stem, line, kind) for line in lines[:per_file]]
+    return texts
+
+
+def language_section(per_file: int | None) -> None:
+    texts = langid_texts(per_file)
+    languages = LanguageSettings().languages
+    detectors: list[tuple[str, Detector, float]] = [
+        ("langdetect", LangdetectDetector(), 0.0),
+        ("fasttext", FastTextDetector(), 0.0),
+        ("lingua", LinguaDetector(languages), 0.0),
+        ("combined", CombinedDetector(languages), 0.0),
+        ("combined, default settings (`und` counts as wrong)", CombinedDetector(languages), LanguageSettings().min_confidence),
+    ]
+    rows, per_language = [], {}
+    for name, detector, min_confidence in detectors:
+        identifier = LanguageIdentifier(detector, min_chars=1 if min_confidence == 0 else LanguageSettings().min_chars, min_confidence=min_confidence)
+        identifier.identify("warm up the models")
+        answers: list[str] = []
+        rate = cpu_rate(len(texts), lambda: answers.extend(identifier.identify(item.text).language for item in texts))
+        right: Counter[str] = Counter()
+        seen: Counter[str] = Counter()
+        for item, answer in zip(texts, answers, strict=True):
+            for key in (item.kind, band(item.text), item.language, "all"):
+                seen[key] += 1
+                right[key] += answer == item.language
+        undetermined = sum(answer == UNDETERMINED for answer in answers)
+        rows.append([name, *(pct(right[k], seen[k]) for k in (*SETS, *BANDS, "all")), pct(undetermined, len(texts)), f"{rate:,.0f}"])
+        per_language[name] = {language: pct(right[language], seen[language]) for language in languages}
+    print(f"\n## Language detectors on tests/fixtures/langid ({len(texts):,} texts, accuracy %)\n")
+    print(table(["detector", *SETS, *(f"{b} chars" for b in BANDS), "all", "und %", "texts/s"], rows))
+    print("\nPer language (all three sets):\n")
+    names = [row[0] for row in rows]
+    print(table(["language", *names], ([language, *(per_language[n][language] for n in names)] for language in languages)))
+
+
+# ---------------------------------------------------------------- 2. watchlists
+
+
+def eval_posts() -> list[dict]:
+    return [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def watchlist_section(identifier: LanguageIdentifier) -> None:
+    rows = eval_posts()
+    matcher = WatchlistMatcher(load_watchlists(WATCHLISTS))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    by_kind: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        found, wanted = set(matcher.tag(row["text"]).narratives), set(row["narratives"])
+        for narrative in found | wanted:
+            outcome = "tp" if narrative in found & wanted else "fp" if narrative in found else "fn"
+            counts[narrative][outcome] += 1
+            counts["all"][outcome] += 1
+        by_kind[row["kind"]]["posts"] += 1
+        by_kind[row["kind"]]["with a false narrative"] += bool(found - wanted)
+        by_kind[row["kind"]]["missing a narrative"] += bool(wanted - found)
+
+    def scores(c: Counter[str]) -> list[str]:
+        precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else float("nan")
+        recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else float("nan")
+        return [f"{precision:.2f}", f"{recall:.2f}", str(c["tp"] + c["fn"]), str(c["fp"])]
+
+    print(f"\n## Default watchlists on tests/data/watchlist-eval.jsonl ({len(rows)} posts)\n")
+    narratives = sorted(n for n in counts if n != "all")
+    print(table(["narrative", "precision", "recall", "labelled", "false +"], [[n, *scores(counts[n])] for n in [*narratives, "all"]]))
+    print()
+    print(table(["kind of post", "posts", "with a false narrative", "missing a narrative"], ([k, c["posts"], c["with a false narrative"], c["missing a narrative"]] for k, c in sorted(by_kind.items()))))
+
+    labelled = [row for row in rows if row.get("language")]
+    right: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for row in labelled:
+        key = band(row["text"])
+        seen[key] += 1
+        right[key] += identifier.identify(row["text"]).language == row["language"]
+    print(f"\nLanguage (default settings) on the {len(labelled)} evaluation posts whose language is known, accuracy %:\n")
+    print(table(["length", *BANDS], [["posts", *(seen[b] for b in BANDS)], ["accuracy", *(pct(right[b], seen[b]) for b in BANDS)]]))
+
+
+# ---------------------------------------------------------------- 3. throughput
+
+
+def raw_posts(count: int) -> list[Post]:
+    """Posts as the spiders hand them over: the corpus's own enrichment fields are cleared."""
+    posts = []
+    for post in generate_posts(count, seed=11):
+        terms = {match.term for match in post.matches}
+        posts.append(post.model_copy(update={
+            "language": None, "language_confidence": None, "tags": [t for t in post.tags if t not in terms],
+            "narratives": [], "matches": [], "cluster_id": None, "near_dup_keys": [],
+        }))
+    return posts
+
+
+def throughput_section(enricher: Enricher, count: int) -> None:
+    posts = raw_posts(count)
+    chars = sum(len(post.text) for post in posts) / len(posts)
+    batches = [posts[i : i + BATCH] for i in range(0, len(posts), BATCH)]
+    bodies = [post_body(post) for post in posts]
+    language, matcher, duplicates = enricher.language, enricher.matcher, enricher.duplicates
+
+    def clusters() -> None:
+        for batch in batches:
+            keys = duplicates.signatures([post.text or post.title or "" for post in batch])
+            assign_clusters([Member(p.id, p.published_at, k) for p, k in zip(batch, keys, strict=True)])
+
+    steps = [
+        ("language", lambda: [language.identify(body, post.platform_language) for body, post in zip(bodies, posts, strict=True)]),
+        ("entities", lambda: [extract_entities(body, hashtags=p.hashtags, mentions=p.mentions, links=p.links) for body, p in zip(bodies, posts, strict=True)]),
+        ("watchlists", lambda: [matcher.tag(post.text, post.title) for post in posts]),
+        ("copy-paste clusters", clusters),
+        ("whole enrichment (`Enricher.enrich`, batches of 500)", lambda: [enricher.enrich(batch) for batch in batches]),
+    ]
+    rows = []
+    for name, work in steps:
+        rate = cpu_rate(len(posts), work)
+        rows.append([name, f"{rate:,.0f}", f"{1e6 / rate:,.0f}"])
+    whole = float(rows[-1][1].replace(",", ""))
+    print(f"\n## Enrichment throughput on {len(posts):,} posts built from the fixtures (mean {chars:.0f} characters), one core\n")
+    print(f"Copy-paste clusters: {duplicates.description}.\n")
+    print(table(["step", "posts/s", "µs/post"], rows))
+    print(f"\nWhole enrichment: {whole:,.0f} posts/s, target >= 2,000: {'met' if whole >= 2000 else 'NOT met'}.")
+
+
+# ---------------------------------------------------------------- 4. Aho-Corasick against a regex per term
+
+
+def benchmark_terms(count: int) -> list[Watchlist]:
+    """The default watchlists' terms, topped up to `count` with real two-word snippets from the langid fixtures."""
+    terms: list[tuple[str, str]] = []
+    for watchlist in load_watchlists(WATCHLISTS):
+        for narrative in watchlist.narratives:
+            terms += [(language, term) for language, items in narrative.terms.items() for term in items]
+    for path in sorted((LANGID / "word-pairs").glob("*.txt")):
+        terms += [(path.stem, line.strip()) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    unique = list({fold(term.removeprefix("=")): (language, term) for language, term in terms if fold(term)}.values())[:count]
+    narratives = []
+    for index in range(0, len(unique), 100):
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for language, term in unique[index : index + 100]:
+            grouped[language].append(term)
+        narratives.append(Narrative(id=f"n{index // 100}", label=f"N{index // 100}", terms=dict(grouped)))
+    return [Watchlist(id="bench", path=WATCHLISTS / "bench.yaml", narratives=narratives)]
+
+
+def tagging_section(count: int) -> None:
+    watchlists = benchmark_terms(BASELINE_TERMS)
+    terms = [term for n in watchlists[0].narratives for items in n.terms.values() for term in items]
+    matcher = WatchlistMatcher(watchlists)
+    texts = [post.text for post in generate_posts(count, seed=3)]
+    baseline_texts = texts[: max(200, count // 10)]
+    regexes = [re.compile(r"(?<!\w)" + re.escape(fold(term.removeprefix("="))) + r"(?!\w)") for term in terms]
+
+    def naive(text: str) -> int:
+        folded = fold(text)
+        return sum(1 for regex in regexes if regex.search(folded))
+
+    tagged = [0]
+    fast = cpu_rate(len(texts), lambda: tagged.__setitem__(0, sum(bool(matcher.tag(t).matches) for t in texts)))
+    slow = cpu_rate(len(baseline_texts), lambda: [naive(t) for t in baseline_texts])
+    print(f"\n## Tagging with {len(terms):,} terms ({len(matcher.automaton):,} forms with plurals/feminines), one core\n")
+    print(table(["matcher", "texts", "texts/s"], [
+        ["Aho-Corasick (`WatchlistMatcher.tag`: folding, inflections, hashtags, spans)", len(texts), f"{fast:,.0f}"],
+        ["naive baseline: one regex per term on folded text", len(baseline_texts), f"{slow:,.0f}"],
+    ]))
+    print(f"\nSpeed-up {fast / slow:,.0f}x, target >= 20x: {'met' if fast / slow >= 20 else 'NOT met'} ({tagged[0]:,} of {len(texts):,} texts tagged).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, help="posts for the throughput run (default 100,000; 20,000 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="sample 100 langid texts per file and fewer posts")
+    args = parser.parse_args()
+    posts = args.posts or (20_000 if args.quick else 100_000)
+    settings = Settings()
+    identifier = LanguageIdentifier.from_settings(settings.enrich.language)
+    enricher = Enricher(identifier, WatchlistMatcher(load_watchlists(WATCHLISTS)), NearDuplicates(settings.enrich.duplicate_threshold, settings.enrich.min_duplicate_words))
+    enricher.enrich(raw_posts(50))
+    language_section(100 if args.quick else None)
+    watchlist_section(identifier)
+    throughput_section(enricher, posts)
+    tagging_section(2000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""Store benchmark: bulk ingest, a filtered search and a bucketed count, at 100k and 1M posts.
+
+Posts come from `bench/corpus.py` (built from the recorded fixtures). For each size and store:
+
+- ingest: posts/s of `upsert_posts` in batches of 10,000 (corpus generation not counted), wall clock and CPU time
+  of this process (the CPU figure is what the store costs when the machine is not shared);
+- search: p50/p95 latency of `search` with text + platform + a 14-day period, newest first, 50 hits with totals;
+- count: p50/p95 latency of `count_buckets` in day buckets grouped by narrative over 30 days.
+
+The baseline, measured in the same run on the same posts, is the cheapest way to keep them: `executemany` of
+(id, JSON) into a bare SQLite table without indexes or full text, and the same search and count as full scans of
+it. Ratios say how many times the store's rate is the baseline's (ingest) or how many times faster it answers.
+Targets: >= 20,000 posts/s ingest and p95 < 300 ms for both queries at 1M posts on 2 cores.
+
+Run: `.venv/bin/python bench/store.py [--sizes 100000,1000000] [--queries 40]`. With `VIGIE_ES_URL` set, an
+Elasticsearch column is added.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import islice
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[0] = str(ROOT)  # this script's folder would shadow the `store` package
+sys.path.append(str(ROOT / "bench"))
+
+from corpus import DEFAULT_END, generate_posts  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from store.base import PostQuery, Store  # noqa: E402
+from store.sqlite import SQLiteStore  # noqa: E402
+from vigie.models import PLATFORMS, Post  # noqa: E402
+
+BATCH = 10_000
+DAYS = 60
+SEARCH_TEXTS = ("guérison", "vaccine", "énergie cosmique", "chemtrails", "miracle", "europe", "église", '"fin des temps"', "santé", "world", "enfants", "police")
+StoreFactory = Callable[[Path], Store]
+"""Makes a fresh, empty store; it may use the given scratch folder."""
+
+
+@dataclass
+class Figures:
+    ingest_wall: float
+    ingest_cpu: float
+    search_p50: float
+    search_p95: float
+    count_p50: float
+    count_p95: float
+
+
+@dataclass
+class Timer:
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __call__(self, work: Callable[[], object]) -> object:
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = work()
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+        return result
+
+
+def batches(size: int) -> Iterator[list[Post]]:
+    posts = generate_posts(size, days=DAYS)
+    while batch := list(islice(posts, BATCH)):
+        yield batch
+
+
+def search_queries(count: int) -> list[PostQuery]:
+    """Text + platform + a 14-day period, as an analyst narrows a search."""
+    rng = random.Random(1)
+    start = DEFAULT_END - timedelta(days=DAYS)
+    queries = []
+    for _ in range(count):
+        since = start + timedelta(days=rng.randrange(DAYS - 14))
+        queries.append(PostQuery(text=rng.choice(SEARCH_TEXTS), platforms=(rng.choice(PLATFORMS),), since=since, until=since + timedelta(days=14), limit=50))
+    return queries
+
+
+def count_periods(count: int) -> list[PostQuery]:
+    """Thirty-day windows, sliding over the corpus: what the dashboard's trend chart asks."""
+    return [PostQuery(since=DEFAULT_END - timedelta(days=30 + i % 30), until=DEFAULT_END - timedelta(days=i % 30)) for i in range(count)]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples, n=20, method="inclusive")
+    return statistics.median(samples), cuts[18]
+
+
+def latencies(work: Callable[[PostQuery], object], queries: list[PostQuery]) -> tuple[float, float]:
+    samples = []
+    for query in queries:
+        start = time.perf_counter()
+        work(query)
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentiles(samples)
+
+
+def run_backend(store_factory: StoreFactory, sizes: list[int], queries: int = 40, console: Console | None = None) -> dict[int, Figures]:
+    """Ingest each size into a fresh store, then time the two queries on it."""
+    results = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="vigie-bench-") as scratch:
+            store = store_factory(Path(scratch))
+            try:
+                timer = Timer()
+                for batch in batches(size):
+                    timer(lambda batch=batch: store.upsert_posts(batch))
+                search = latencies(store.search, search_queries(queries))
+                count = latencies(lambda q: store.count_buckets(q, "day", "narrative"), count_periods(queries))
+            finally:
+                store.close()
+        results[size] = Figures(size / timer.wall, size / timer.cpu, *search, *count)
+        if console:
+            console.log(f"{store.name}: {size:,} posts done")
+    return results
+
+
+def run_baseline(sizes: list[int], queries: int = 5) -> dict[int, Figures]:
+    """(id, JSON) rows in a bare table; search and count by full scans of the JSON."""
+    results = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="vigie-baseline-") as scratch, closing(sqlite3.connect(Path(scratch) / "bare.db", isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("CREATE TABLE posts (id TEXT, doc TEXT)")
+            timer = Timer()
+            for batch in batches(size):
+
+                def insert(batch: list[Post] = batch) -> None:
+                    conn.execute("BEGIN")
+                    conn.executemany("INSERT INTO posts VALUES (?, ?)", [(post.id, post.model_dump_json()) for post in batch])
+                    conn.execute("COMMIT")
+
+                timer(insert)
+
+            def search(query: PostQuery) -> object:
+                word = query.text.strip('"')
+                return conn.execute(
+                    "SELECT count(*) FROM posts WHERE instr(lower(doc), ?) AND json_extract(doc, '$.platform') = ? "
+                    "AND json_extract(doc, '$.published_at') >= ? AND json_extract(doc, '$.published_at') < ?",
+                    (word, query.platforms[0], f"{query.since:%Y-%m-%dT%H:%M:%S}", f"{query.until:%Y-%m-%dT%H:%M:%S}"),
+                ).fetchall()
+
+            def count(query: PostQuery) -> object:
+                return conn.execute(
+                    "SELECT substr(json_extract(doc, '$.published_at'), 1, 10) AS day, n.value, count(*), "
+                    "count(DISTINCT json_extract(doc, '$.author.handle')), count(DISTINCT json_extract(doc, '$.source_id')) "
+                    "FROM posts, json_each(doc, '$.narratives') AS n WHERE json_extract(doc, '$.published_at') >= ? "
+                    "AND json_extract(doc, '$.published_at') < ? GROUP BY day, n.value",
+                    (f"{query.since:%Y-%m-%dT%H:%M:%S}", f"{query.until:%Y-%m-%dT%H:%M:%S}"),
+                ).fetchall()
+
+            results[size] = Figures(size / timer.wall, size / timer.cpu, *latencies(search, search_queries(queries)), *latencies(count, count_periods(queries)))
+    return results
+
+
+def sqlite_factory(scratch: Path) -> Store:
+    return SQLiteStore(scratch / "vigie.db")
+
+
+def elasticsearch_factory(scratch: Path) -> Store:
+    """A fresh index prefix on the cluster at VIGIE_ES_URL, deleted when the store is closed."""
+    from store.elasticsearch import ElasticsearchStore
+    from vigie.config import load_config
+
+    class ScratchElasticsearch(ElasticsearchStore):
+        def close(self) -> None:
+            self.delete_indices()
+            super().close()
+
+    config_dir = scratch / "config"
+    config_dir.mkdir()
+    config = load_config(config_dir, scratch / "data", environ={**os.environ, "VIGIE_STORE": "elasticsearch"})
+    return ScratchElasticsearch.from_config(config, spool=False, index_prefix=f"vigie-bench-{os.getpid()}-{time.monotonic_ns()}")
+
+
+def render(console: Console, sizes: list[int], baseline: dict[int, Figures], backends: dict[str, dict[int, Figures]]) -> None:
+    table = Table(title="Store benchmark (ratios: against the bare-table baseline of the same run)")
+    table.add_column("measure")
+    for size in sizes:
+        for name in [*backends, "baseline"]:
+            table.add_column(f"{name}\n{size:,} posts", justify="right")
+            if name != "baseline":
+                table.add_column("ratio", justify="right")
+    table.add_column("target", justify="right")
+    rows = [
+        ("ingest posts/s (wall)", "ingest_wall", False, ">= 20,000"),
+        ("ingest posts/s (CPU)", "ingest_cpu", False, ""),
+        ("search p50 ms", "search_p50", True, ""),
+        ("search p95 ms", "search_p95", True, "< 300"),
+        ("day buckets by narrative p50 ms", "count_p50", True, ""),
+        ("day buckets by narrative p95 ms", "count_p95", True, "< 300"),
+    ]
+    for label, attribute, latency, target in rows:
+        cells = [label]
+        for size in sizes:
+            base = getattr(baseline[size], attribute)
+            for figures in backends.values():
+                value = getattr(figures[size], attribute)
+                ratio = base / value if latency else value / base
+                cells += [f"{value:,.1f}" if latency else f"{value:,.0f}", f"{ratio:,.2f}x{' faster' if latency else ''}"]
+            cells.append(f"{base:,.1f}" if latency else f"{base:,.0f}")
+        table.add_row(*cells, target)
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated corpus sizes [default: 100000,1000000]")
+    parser.add_argument("--queries", type=int, default=40, help="queries timed per measure [default: 40]")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    console = Console(stderr=True)
+    backends = {"SQLite": run_backend(sqlite_factory, sizes, args.queries, console)}
+    if os.environ.get("VIGIE_ES_URL"):
+        backends["Elasticsearch"] = run_backend(elasticsearch_factory, sizes, args.queries, console)
+    console.log("baseline")
+    baseline = run_baseline(sizes)
+    render(Console(), sizes, baseline, backends)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Hostile text becomes inert Markdown; only http(s) URLs become links."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+
+from dashboard.render import highlighted, md, md_block, merge_spans, safe_url
+
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[click](javascript:alert(1))",
+        "<script>alert(1)</script>",
+        "**bold** _it_ `code` ~~del~~",
+        "![img](https://x.example/a.png)",
+        "&lt;b&gt; &amp; &#60;",
+        ":red[red] :material/home: :smile:",
+        "$x^2$ $$y$$",
+        "# heading\n> quote\n- item\n1. item\n---",
+        "<https://autolink.example> www.example.com https://example.com",
+    ],
+)
+def test_every_markdown_construct_is_escaped(text: str) -> None:
+    rendered = md_block(text)
+    assert all(f"\\{char}" in rendered for char in set(text) & set(string.punctuation))
+    assert re.findall(r"(?<!\\)[" + re.escape(string.punctuation.replace("\\", "")) + "]", rendered) == []
+    assert _UNESCAPE.sub(r"\1", rendered.replace("  \n", "\n")) == text
+
+
+def test_md_keeps_one_line() -> None:
+    assert md("a\n\nb  c") == "a b c"
+
+
+def test_highlighted_marks_spans_and_escapes_everything_else() -> None:
+    text = "a *cure* [x](y)\nmiracle cure!"
+    out = highlighted(text, [(len(text) - 13, len(text) - 1), (3, 7)])
+    assert out == "a \\*:orange-background[cure]\\* \\[x\\]\\(y\\)  \n:orange-background[miracle cure]\\!"
+
+
+def test_spans_are_merged_and_clipped() -> None:
+    assert merge_spans([(5, 9), (0, 3), (2, 4), (8, 20), (30, 40), (6, 6)], 12) == [(0, 4), (5, 12)]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/a?b=c", "https://example.org/a?b=c"),
+        ("HTTP://EXAMPLE.org", "HTTP://EXAMPLE.org"),
+        ("javascript:alert(1)", None),
+        ("JaVaScRiPt:alert(1)", None),
+        ("data:text/html,<script>", None),
+        ("//example.org/x", None),
+        ("https://", None),
+        ("https://ex ample.org", None),
+        ('https://example.org/"onmouseover', None),
+        (None, None),
+    ],
+)
+def test_only_http_urls_become_links(url: str | None, expected: str | None) -> None:
+    assert safe_url(url) == expected
