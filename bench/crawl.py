@@ -71,6 +71,31 @@ def run_phase(phase: str, config_dir: Path, data_dir: Path) -> dict[str, float]:
     return {"seconds": seconds, "pages": pages, "posts": pages * PER_PAGE if phase == "raw" else stored}
 
 
+def breakdown(config_dir: Path, data_dir: Path, scratch: Path) -> dict[str, float]:
+    """Where the full phase's time goes: the stored posts enriched again, then written to a fresh store,
+    each step alone and in the crawl's batch size."""
+    from enrich import Enricher
+    from store import open_store
+    from store.base import PostQuery
+    from vigie.config import load_config
+
+    config = load_config(config_dir, data_dir)
+    with open_store(config) as store:
+        posts = list(store.iter_posts(PostQuery()))
+    batch = config.settings.store.batch_size
+    started = time.perf_counter()
+    enricher = Enricher.from_config(config)
+    loaded = time.perf_counter()
+    for first in range(0, len(posts), batch):
+        enricher.enrich(posts[first : first + batch])
+    enriched = time.perf_counter()
+    with open_store(load_config(config_dir, scratch)) as fresh:
+        for first in range(0, len(posts), batch):
+            fresh.upsert_posts(posts[first : first + batch])
+    stored = time.perf_counter()
+    return {"posts": len(posts), "load": loaded - started, "enrich": enriched - loaded, "store": stored - enriched}
+
+
 def child(phase: str, config_dir: Path, data_dir: Path) -> dict[str, float]:
     command = [sys.executable, __file__, "--phase", phase, "--config", str(config_dir), "--data", str(data_dir)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
@@ -103,6 +128,7 @@ def main() -> None:
         for attempt in range(args.repeat):
             for phase in ("raw", "full"):
                 results[phase].append(child(phase, config_dir, Path(tmp) / f"data-{phase}-{attempt}"))
+        parts = breakdown(config_dir, Path(tmp) / "data-full-0", Path(tmp) / "data-breakdown")
 
     def rate(phase: str) -> float:
         return statistics.median(r["posts"] / r["seconds"] for r in results[phase])
@@ -115,6 +141,9 @@ def main() -> None:
     print(f"  full (crawl + validate + enrich + store + cursor): {full:8.0f} posts/s  ({statistics.median(r['seconds'] for r in results['full']):.2f} s)")
     print(f"  full / raw = {full / raw:.2f}  (pipeline cost {1 - full / raw:.0%} of the raw rate; target < 30%)")
     print(f"  whole crawl >= 1,000 posts/s: {'yes' if full >= 1000 else 'no'} ({full:.0f})")
+    print(f"  where the full phase's time goes, the same {parts['posts']:.0f} posts again, step by step in one process:")
+    print(f"    enrichment models loaded in {parts['load']:.2f} s; enrichment alone {parts['posts'] / parts['enrich']:8.0f} posts/s;"
+          f" SQLite upsert alone {parts['posts'] / parts['store']:8.0f} posts/s")
 
 
 if __name__ == "__main__":

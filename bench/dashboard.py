@@ -79,10 +79,11 @@ def build(path: Path, size: int) -> None:
 
 
 def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
-    """Each page's queries, as the page calls them, for the corpus's most common subject and a text search."""
+    """Each page's queries, as the page calls them on a cache miss, for the corpus's most common narrative (30 days),
+    a text search and a filtered one (30 days each)."""
     sources = tuple((term.value, term.value.split("-")[0], 3600.0) for term in store.top_terms(PostQuery(limit=0), "source", limit=10_000))
     narrative = store.top_terms(PostQuery(limit=0), "narrative", limit=1)[0].value
-    week, month, year = (NOW - timedelta(days=7), NOW), (NOW - timedelta(days=30), NOW), (NOW - timedelta(days=365), NOW)
+    week, month = (NOW - timedelta(days=7), NOW), (NOW - timedelta(days=30), NOW)
     search = PostQuery(text="miracle cure", since=month[0], until=NOW, limit=20)
     filtered = PostQuery(since=month[0], until=NOW, platforms=("telegram",), languages=("fr",), limit=20)
 
@@ -91,16 +92,12 @@ def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
         queries.source_health(store, key, tuple(s for s in sources), NOW)
 
     def narrative_page() -> None:
-        queries.known_values(store, key, "narrative", NOW - timedelta(days=90), NOW)
         queries.subject(store, key, "narrative", narrative, *month)
         queries.search(store, key, queries.subject_query("narrative", narrative, *month).model_copy(update={"limit": 20}))
 
     def search_page() -> None:
-        for field in ("source", "language", "narrative", "tag"):
-            queries.known_values(store, key, field, *year)
         for query in (search, filtered):
             queries.coverage(store, key, query)
-            queries.search(store, key, query.model_copy(update={"limit": 0}))
             queries.search(store, key, query)
 
     def alerts_page() -> None:
@@ -110,6 +107,7 @@ def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
 
     def sources_page() -> None:
         queries.source_health(store, key, sources, NOW)
+        queries.posts_per_day(store, key, NOW)
 
     def subscriptions_page() -> None:
         queries.subscriptions(store, key)

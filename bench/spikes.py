@@ -45,6 +45,9 @@ LEVELS = (3.0, 8.0, 20.0)
 """Average posts per hour of the simulated narratives."""
 SURGES = (3, 3, 2, 5)
 """Surge sizes injected in each series (multiples of the expected count)."""
+MIN_SURGE_BASE = 10.0
+"""Surges start where the narrative expects at least this many posts over their 3 hours: tripling fewer is a handful
+of posts that no count test (not even one told the true rate) can tell from noise."""
 FLOODS = 2
 """Single-author floods injected in each series."""
 HOURLY_SHAPE = 25.0
@@ -147,6 +150,8 @@ def simulate(rng: random.Random, level: float, profile: list[float]) -> Scenario
     scenario = Scenario(level=level, series=Series(START, HOUR, (), (), ()))
     for n, day in enumerate(slots):
         first = day * 24 + rng.randrange(24)
+        while n < len(SURGES) and sum(expected[first : first + SURGE_HOURS]) < MIN_SURGE_BASE:
+            first = day * 24 + rng.randrange(24)
         if n < len(SURGES):
             size = SURGES[n]
             for i in range(first, first + SURGE_HOURS):

@@ -162,6 +162,21 @@ def cursor_position(cursor: dict[str, Any] | None) -> tuple[datetime, set[str]] 
     return datetime.fromisoformat(cursor["newest_at"]), set(cursor.get("newest_ids") or ())
 
 
+class RunComponent:
+    """A middleware or pipeline built per crawler, that reports to the crawler's `SourceRun`."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Any:
+        return cls(crawler)
+
+    @property
+    def state(self) -> SourceRun:
+        return run_of(self.crawler)
+
+
 def begin_run(crawler: Crawler, source: Any, cursor: dict[str, Any] | None) -> SourceRun:
     state = SourceRun.start(source, cursor)
     _runs[crawler] = state

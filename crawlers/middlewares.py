@@ -32,7 +32,7 @@ from scrapy.utils.asyncio import sleep
 from scrapy.utils.defer import deferred_from_coro
 from twisted.internet import error as net
 
-from crawlers.context import SourceRun, cursor_position, resources_of, run_of
+from crawlers.context import RunComponent, cursor_position, resources_of, run_of
 from crawlers.evidence import EvidenceError, Fetch
 from vigie.models import Post, utcnow
 
@@ -45,21 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _LOGIN_PATH = re.compile(r"(?i)(?:^|[/_.?=&-])(login|log-in|signin|sign-in|sign_in|auth|authorize|consent|captcha|challenge)(?:$|[/_.?=&-])")
-
-
-class _RunComponent:
-    """A component built per crawler that reports to the crawler's `SourceRun`."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
-        return cls(crawler)
-
-    @property
-    def state(self) -> SourceRun:
-        return run_of(self.crawler)
 
 
 def retry_after_seconds(response: Response, now: datetime | None = None) -> float | None:
@@ -160,7 +145,7 @@ def _first_line(exception: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
-class OutcomeMiddleware(_RunComponent):
+class OutcomeMiddleware(RunComponent):
     """The final outcome of every request, after retries and redirects: errors become the source's error lines.
 
     Placed first (engine side), so it sees what is left once the other middlewares are done. A request
@@ -189,7 +174,7 @@ class OutcomeMiddleware(_RunComponent):
             self.state.error(describe_failure(request, exception), url=request.url)
 
 
-class PageMiddleware(_RunComponent):
+class PageMiddleware(RunComponent):
     """Counts the pages handed to the spider and, for sources with `archive: true`, keeps their raw body."""
 
     def process_spider_input(self, response: Response) -> None:

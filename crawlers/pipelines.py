@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem
 
-from crawlers.context import SourceRun, resources_of, run_of
+from crawlers.context import RunComponent, resources_of
 from crawlers.spiders.base import MalformedPost
 from store.base import StoreError
 from vigie.models import Post, utcnow
@@ -25,20 +25,7 @@ FUTURE_TOLERANCE = timedelta(days=2)
 """A post dated further ahead than this has a broken date, not a scheduled one."""
 
 
-class _Pipeline:
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Any:
-        return cls(crawler)
-
-    @property
-    def state(self) -> SourceRun:
-        return run_of(self.crawler)
-
-
-class ValidatePipeline(_Pipeline):
+class ValidatePipeline(RunComponent):
     """Lets through complete Posts of this source; drops the rest, counting each reason."""
 
     def drop(self, kind: str, detail: str) -> DropItem:
@@ -60,7 +47,7 @@ class ValidatePipeline(_Pipeline):
         return item
 
 
-class SourceTagsPipeline(_Pipeline):
+class SourceTagsPipeline(RunComponent):
     """Copies the source's `tags` from sources.yaml onto each post, before enrichment adds the watchlist ones."""
 
     def process_item(self, item: Post) -> Post:
@@ -70,7 +57,7 @@ class SourceTagsPipeline(_Pipeline):
         return item.model_copy(update={"tags": list(dict.fromkeys([*item.tags, *tags]))})
 
 
-class StorePipeline(_Pipeline):
+class StorePipeline(RunComponent):
     """Enriches and writes posts in batches of `store.batch_size`; what is left is written when the spider closes.
 
     Only posts the store accepted count for the run and for the cursor. When enrichment fails the posts

@@ -91,6 +91,7 @@ def save_search(store: Store, name: str, query: PostQuery) -> SavedSearch:
     saved = SavedSearch(id=slug(name) or "search", name=name, query=query.model_dump(mode="json", exclude={"since", "until", "limit", "offset"}, exclude_defaults=True))
     store.save_search(saved)
     queries.saved_searches.clear()
+    queries.rule_choices.clear()
     return saved
 
 

@@ -52,7 +52,6 @@ class SourceHealth:
     source_id: str
     platform: str
     last_run: CrawlRun | None
-    posts_per_day: float
     problem: str | None
     """Why the source needs a look (failed, partial, late), None when it is fine."""
 
@@ -163,7 +162,7 @@ def subject(_store: Store, store_key: str, kind: str, value: str, since: datetim
     top["narrative"] = [term for term in top["narrative"] if not (kind == "narrative" and term.value == value)]
     timeline, spikes = _timeline(_store, query, since, until)
     return SubjectView(
-        total=_store.count_posts(query),
+        total=sum(bucket.posts for bucket in timeline),
         timeline=timeline,
         spikes=spikes,
         top={name: terms[:NARRATIVE_TOP] for name, terms in top.items()},
@@ -259,15 +258,20 @@ def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post
 
 @cache
 def source_health(_store: Store, store_key: str, sources: tuple[tuple[str, str, float], ...], now: datetime) -> list[SourceHealth]:
-    """Each configured source (id, platform, crawl interval in seconds): last run, posts per day, what is wrong."""
-    week = PostQuery(since=now - timedelta(days=SOURCE_RATE_DAYS), until=now, limit=0)
-    counts = {term.value: term.count for term in _store.top_terms(week, "source", limit=100_000)}
+    """Each configured source (id, platform, crawl interval in seconds): its last run and what is wrong with it."""
     health = []
     for source_id, platform, every in sources:
         runs = _store.crawl_runs(source_id, limit=1)
         last = runs[0] if runs else None
-        health.append(SourceHealth(source_id, platform, last, counts.get(source_id, 0) / SOURCE_RATE_DAYS, _problem(last, every, now)))
+        health.append(SourceHealth(source_id, platform, last, _problem(last, every, now)))
     return health
+
+
+@cache
+def posts_per_day(_store: Store, store_key: str, now: datetime) -> dict[str, float]:
+    """Source id → posts per day over the last SOURCE_RATE_DAYS."""
+    week = PostQuery(since=now - timedelta(days=SOURCE_RATE_DAYS), until=now, limit=0)
+    return {term.value: term.count / SOURCE_RATE_DAYS for term in _store.top_terms(week, "source", limit=100_000)}
 
 
 def _problem(run: CrawlRun | None, every: float, now: datetime) -> str | None:
@@ -285,6 +289,14 @@ def _problem(run: CrawlRun | None, every: float, now: datetime) -> str | None:
 @cache
 def subscriptions(_store: Store, store_key: str) -> list[Subscription]:
     return sorted(_store.list_subscriptions(), key=lambda sub: (sub.email, sub.id))
+
+
+SEARCH_RULE_PREFIX = "search:"
+
+
+def search_rule_id(search_id: str) -> str:
+    """The alert rule that watches a saved search: what a subscription to that search names."""
+    return f"{SEARCH_RULE_PREFIX}{search_id}"
 
 
 @cache

@@ -170,11 +170,10 @@ def _folded_words(term: str) -> list[str]:
 
 
 class WatchlistMatcher:
-    """All terms of all watchlists in one automaton; `match` scans a text once."""
+    """All terms of all watchlists in one automaton: `tag` reads a post's words once, whatever the number of terms."""
 
     def __init__(self, watchlists: list[Watchlist]) -> None:
         self.watchlists = watchlists
-        self.narrative_ids = [n.id for w in watchlists for n in w.narratives]
         keys: dict[str, list[_Entry]] = {}
         self._joined: dict[str, list[_Entry]] = {}
         self._hashtags: dict[str, list[_Entry]] = {}
@@ -217,20 +216,21 @@ class WatchlistMatcher:
         if any(len(char) != 1 for char in folded):
             return ((0, len(word)),)
         lower = "".join(folded)
-        cuts = {0, len(word), *camel_boundaries(word)}
         size = len(word)
+        cuts = sorted({0, size, *camel_boundaries(word)})
         # best[i] = (unknown segments, segments, previous cut) for the prefix of length i
         best: list[tuple[int, int, int] | None] = [None] * (size + 1)
         best[0] = (0, 0, -1)
         for end in range(1, size + 1):
-            for start in range(max(0, end - 30), end):
+            starts = {start for start in range(max(0, end - 30), end) if lower[start:end] in self.vocabulary}
+            known = set(starts)
+            if end in cuts:
+                starts.update(cut for cut in cuts if cut < end)
+            for start in sorted(starts):
                 if best[start] is None:
                     continue
-                known = lower[start:end] in self.vocabulary
-                if not known and not (start in cuts and end in cuts):
-                    continue
                 unknown, segments, _ = best[start]
-                candidate = (unknown + (not known), segments + 1, start)
+                candidate = (unknown + (start not in known), segments + 1, start)
                 if best[end] is None or candidate[:2] < best[end][:2]:
                     best[end] = candidate
         spans: list[tuple[int, int]] = []

@@ -73,15 +73,16 @@ def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
 
-def _key_token(key: str) -> str:
-    """An LSH band key as one FTS5 token: as it is when it is plain ASCII letters and digits (enrich's hex keys)."""
-    if key.isascii() and key.isalnum():
-        return key
-    return "h" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
+_TOKENS = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
 
 
-def _key_document(keys: Iterable[str]) -> str:
-    return " ".join(sorted({_key_token(key) for key in keys}))
+def _key_document(keys: list[str]) -> str:
+    """A post's LSH band keys as one FTS5 document of tokens: as they are when they are plain ASCII letters and
+    digits (enrich's hex keys), hashed otherwise. The same keys always give the same document (deletes need it)."""
+    document = " ".join(keys)
+    if not document or _TOKENS.fullmatch(document):
+        return document
+    return " ".join(key if _TOKENS.fullmatch(key) else "h" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest() for key in keys)
 
 
 # ---------------------------------------------------------------- full-text query syntax
@@ -314,7 +315,7 @@ class SQLiteStore(Store):
                     ids,
                 )
             }
-            next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
+            first_new = next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
             now = _us(utcnow())
             label = self._label
             post_rows, doc_rows, label_rows = [], [], []
@@ -333,7 +334,6 @@ class SQLiteStore(Store):
                 else:
                     pk, next_pk = next_pk, next_pk + 1
                     first_seen = _us(post.first_seen_at) if post.first_seen_at else now
-                    text_rows.append((pk, post.title, post.text))
                     key_rows.append((pk, keys))
                 published = _us(post.published_at)
                 author = post.author.handle or post.author.id
@@ -365,6 +365,7 @@ class SQLiteStore(Store):
             conn.executemany(_UPSERT_POST, post_rows)
             conn.executemany(_UPSERT_DOC, doc_rows)
             conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
+            conn.execute("INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk >= ?", (first_new,))
             conn.executemany("INSERT INTO post_keys (rowid, keys) VALUES (?, ?)", [row for row in key_rows if row[1]])
             conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", label_rows)
         return len(latest) - len(known), len(known) + repeats
@@ -561,7 +562,7 @@ class SQLiteStore(Store):
         return summaries
 
     def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
-        tokens = _key_document(keys).split()
+        tokens = set(_key_document(list(keys)).split())
         if not tokens:
             return []
         expression = " OR ".join(f'"{token}"' for token in tokens)

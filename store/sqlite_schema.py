@@ -4,7 +4,8 @@ Migration N (1-based) brings a database from `PRAGMA user_version` N-1 to N. Nev
 append a new one. Layout, chosen so that filtered counts stay fast at millions of posts:
 
 - `posts` is narrow (integers only, besides the id and cluster): the filters, buckets and distinct counts read it
-  and its indexes without touching the text. Repeated strings (platform, source, author, language, narratives,
+  and its indexes without touching the text. Only the selective filters have an index (period, source, author,
+  cluster); platform and language narrow a period scan, and each index costs every insert. Repeated strings (platform, source, author, language, narratives,
   tags, ...) are interned once in `labels` and referred to by integer id.
 - `post_docs` holds the text, the title and the rest of the post as JSON; `post_fts` indexes title and text from
   it (external content). The store updates `post_fts` in the same transaction as `post_docs`, not by triggers:
@@ -43,10 +44,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX posts_published ON posts (published);
     CREATE INDEX posts_source ON posts (source, published);
-    CREATE INDEX posts_platform ON posts (platform, published);
-    CREATE INDEX posts_language ON posts (language, published);
     CREATE INDEX posts_author ON posts (author, published);
-    CREATE INDEX posts_author_id ON posts (author_id);
     CREATE INDEX posts_cluster ON posts (cluster, published) WHERE cluster IS NOT NULL;
 
     CREATE TABLE post_docs (

@@ -8,6 +8,7 @@ Writing a spider
         name = "telegram"                       # == the `platform:` of its sources; `scrapy crawl telegram`
         default_base_url = "https://t.me"       # a source's `base_url:` replaces it (tests, offline demo)
         custom_settings = {"ROBOTSTXT_OBEY": True}   # HTML sites only; APIs leave it off
+        stop_at_known = True                    # pages run newest first (False for forum threads)
 
         def first_urls(self) -> list[str]:
             return [self.url(f"/s/{self.source.channel}")]
@@ -18,7 +19,17 @@ Writing a spider
             yield self.next_page(response, self.url(f"/s/{channel}?before={oldest}"))
 
 Started with `scrapy crawl <platform> -a source=ID` (the config comes from `VIGIE_CONFIG`/`VIGIE_DATA_DIR`)
-or by `crawlers.run.crawl_sources(config)`, which passes the loaded config as `config=`.
+or by `crawlers.run.crawl_sources(config)`, which passes the loaded config as `config=`. `from_crawler`
+applies the source's settings (`crawlers.settings.source_settings`: politeness from vigie.yaml, caps)
+to the crawler before Scrapy freezes them, and reads the cursor from the store.
+
+Class attributes
+----------------
+- ``name``: the platform, as in `sources.yaml` (`vigie.models.Platform`).
+- ``default_base_url``: the platform's fixed host (``""`` when the source's own URL says where to go).
+- ``custom_settings``: Scrapy's; set ``{"ROBOTSTXT_OBEY": True}`` for HTML sites.
+- ``stop_at_known``: True (default) when pages run newest first, so the first page that reaches known posts
+  is the last one fetched; False when they run oldest first (every page is followed up to the page cap).
 
 What a spider gets (read-only)
 ------------------------------
@@ -46,7 +57,8 @@ What a spider calls
   cursor decide whether it is really fetched; yield it unconditionally. Follow-up requests to another
   host are dropped (``allowed_domains`` is the host of ``base_url``); first requests may redirect anywhere.
 - ``self.make_post(response, native_id=..., published_at=..., **fields)``: a `vigie.models.Post` with
-  ``platform``, ``source_id``, ``collected_at`` and ``raw_sha256 = sha256_hex(response.body)`` filled in;
+  ``platform``, ``source_id``, ``collected_at`` and ``raw_sha256 = sha256_hex(response.body)`` filled in
+  (``self.raw_sha256(response)``, hashed once per response);
   ``fields`` are any other Post fields (text, title, url, author, engagement, ...). When the fields are
   invalid it returns a `MalformedPost` instead: yield it anyway, the validation pipeline drops it and
   counts the reason.

@@ -35,7 +35,7 @@ def parse_date(*candidates: Any) -> datetime | None:
         if isinstance(value, time.struct_time):
             return datetime(*value[:6], tzinfo=UTC)
         try:
-            parsed = dateparser.parse(str(value), fuzzy=True)
+            parsed = dateparser.parse(str(value))  # not fuzzy: a garbled date must not become some other date
         except (ValueError, OverflowError):
             continue
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
@@ -45,6 +45,13 @@ def parse_date(*candidates: Any) -> datetime | None:
 def media_kind(mime: str | None, medium: str | None = None) -> str | None:
     kind = (medium or (mime or "").split("/")[0]).lower()
     return _MEDIA_KINDS.get(kind)
+
+
+def xml_declaration_first(body: bytes) -> bytes:
+    """Blank lines before `<?xml` make the document invalid, and feedparser then falls back to its slow
+    lenient parser; many real feeds (TechCrunch, Sam Ruby, AWS here) have them."""
+    stripped = body.lstrip(b" \t\r\n")
+    return stripped if stripped is not body and stripped.startswith(b"<?xml") else body
 
 
 def entry_body(entry: Any) -> dict[str, Any]:
@@ -92,7 +99,7 @@ class FeedSpider(SourceSpider):
 
     def parse_xml_feed(self, response: Response, content_type: str) -> Iterator[Post | MalformedPost]:
         parsed = feedparser.parse(
-            response.body,
+            xml_declaration_first(response.body),
             response_headers={"content-type": content_type or "application/xml"},
             sanitize_html=False,  # never rendered: html_to_text keeps only the text (scripts and styles dropped)
             resolve_relative_uris=False,  # resolved here, against the feed's own address

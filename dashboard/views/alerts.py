@@ -91,9 +91,10 @@ def act(alert: Alert) -> None:
 
 if not alerts:
     st.info(f"No {STATES[state].lower()} alert.")
-for alert in alerts:
+for index, alert in enumerate(alerts):
     ratio = f" ×{alert.ratio:.1f}" if alert.ratio else ""
-    with st.expander(f"{md(alert.kind)} · {md(alert.subject_type)} **{md(alert.subject)}**{md(ratio)} · {alert.count} posts · {md(local_time(alert.updated_at, vigie.zone))}"):
+    label = f"{md(alert.kind)} · {md(alert.subject_type)} **{md(alert.subject)}**{ratio} · {alert.count} posts · updated {md(local_time(alert.updated_at, vigie.zone))}"
+    with st.expander(label, expanded=index == 0):
         evidence(alert)
         history(alert)
         act(alert)

@@ -40,7 +40,7 @@ def trend_table(trends: list[Trend], kind: str, label: str) -> None:
         return
     frame = pd.DataFrame(
         {
-            label: [("🔺 " if (kind, t.key) in alerted else "") + t.key for t in trends],
+            label: [("▲ " if (kind, t.key) in alerted else "") + t.key for t in trends],
             SPARKLINE: [t.series for t in trends],
             "24 h": [t.current for t in trends],
             "usual": [round(t.baseline, 1) for t in trends],
@@ -72,7 +72,7 @@ with left:
 with right:
     st.subheader("Hashtags trending now")
     trend_table(data.hashtags, "hashtag", "hashtag")
-st.caption(f"Posts in the last 24 hours against the daily level the spike detector expects from the {queries.TREND_BASELINE.days} days before; 🔺 an open alert. Select a row to open it on the Narrative page.")
+st.caption(f"Posts in the last 24 hours against the daily level the spike detector expects from the {queries.TREND_BASELINE.days} days before; ▲ an open alert. Select a row to open it on the Narrative page.")
 
 st.subheader("Open alerts")
 if data.open_alerts:

@@ -70,10 +70,14 @@ query = PostQuery(
 )
 
 scope = queries.coverage(vigie.store, vigie.store_key, query)
-watched = sorted(query.sources) or sorted(s.id for s in vigie.config.sources if not query.platforms or s.platform in query.platforms)
-named = ", ".join(watched[:6]) + (f" and {len(watched) - 6} more" if len(watched) > 6 else "")
+if query.sources:
+    origin = "from " + ", ".join(sorted(query.sources))
+else:
+    watched = sorted(s.id for s in vigie.config.sources if not query.platforms or s.platform in query.platforms)
+    origin = f"from the {len(watched)} watched source(s)" + (f" ({', '.join(watched[:6])}{f' and {len(watched) - 6} more' if len(watched) > 6 else ''})" if watched else "")
+    origin += f" on {', '.join(query.platforms)}" if query.platforms else ""
 span = f"; the oldest is from {local_time(scope.first, vigie.zone)}, the newest from {local_time(scope.last, vigie.zone)}." if scope.first else "."
-st.caption(md(f"Searching {scope.total:,} posts from {len(watched)} source(s) ({named or 'none configured'}), published {local_time(since, vigie.zone)} to {local_time(until, vigie.zone)}{span}"))
+st.caption(md(f"Searching {scope.total:,} posts {origin}, published {local_time(since, vigie.zone)} to {local_time(until, vigie.zone)}{span}"))
 
 paging = f"search-page-{queries.digest(query)}"
 result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (st.session_state.get(paging, 1) - 1) * PAGE_SIZE}))
@@ -97,7 +101,7 @@ with save:
             try:
                 saved = actions.save_search(vigie.store, name, query)
                 if email.strip():
-                    actions.save_subscription(vigie.store, None, email, [actions.search_rule_id(saved)], mode)
+                    actions.save_subscription(vigie.store, None, email, [queries.search_rule_id(saved.id)], mode)
                 st.success(f"Saved as {md(saved.name)}" + (f"; {md(email.strip())} subscribed." if email.strip() else "."))
             except actions.InvalidInput as exc:
                 st.error(md(str(exc)))

@@ -23,6 +23,7 @@ shown = st.multiselect("Platform", platforms, key="sources-platforms") or platfo
 problems_only = st.toggle("Only sources needing a look", key="sources-problems")
 sources = tuple((s.id, s.platform, s.every.total_seconds()) for s in configured if s.platform in shown)
 health = {h.source_id: h for h in queries.source_health(vigie.store, vigie.store_key, sources, now)}
+rates = queries.posts_per_day(vigie.store, vigie.store_key, now)
 rows = [(source, health[source.id]) for source in configured if source.id in health]
 if problems_only:
     rows = [(source, h) for source, h in rows if h.problem and source.enabled]
@@ -38,12 +39,17 @@ st.dataframe(
             "status": [("disabled" if not s.enabled else h.last_run.status if h.last_run else "never run") for s, h in rows],
             "last run": [local_time(h.last_run.started_at if h.last_run else None, vigie.zone) for _, h in rows],
             "new posts": [h.last_run.new_posts if h.last_run else None for _, h in rows],
-            "posts/day": [round(h.posts_per_day, 1) for _, h in rows],
+            "posts/day": [round(rates.get(s.id, 0.0), 1) for s, _ in rows],
             "needs a look": [(h.problem or "") if s.enabled else "" for s, h in rows],
             "error": [(h.last_run.errors[0].message if h.last_run and h.last_run.errors else "") for _, h in rows],
         }
     ),
     hide_index=True,
     width="stretch",
-    column_config={"link": st.column_config.LinkColumn(display_text="open ↗"), "posts/day": st.column_config.NumberColumn(format="%.1f")},
+    height="content",
+    column_config={
+        "link": st.column_config.LinkColumn(display_text="open ↗", width="small"),
+        "posts/day": st.column_config.NumberColumn(format="%.1f"),
+        "error": st.column_config.TextColumn(width="large"),
+    },
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,15 @@ def json_feed_with_bad_items() -> bytes:
     no_id = {key: value for key, value in good.items() if key not in ("id", "url")}
     future = {**good, "id": good["id"] + "#future", "date_published": "2999-01-01T00:00:00Z"}
     return json.dumps({**feed, "items": [good, no_id, future]}).encode()
+
+
+def russian_feed_in_windows_1251_with_a_garbled_date() -> bytes:
+    """The recorded Russian feed (UTF-8) re-encoded as windows-1251, as its prolog then says, and its item's
+    pubDate garbled: the feed's encoding and broken dates, in one file."""
+    text = (FIXTURES / "rss" / "feed-test-ru.xml").read_text(encoding="utf-8")
+    text = text.replace('encoding="UTF-8"', 'encoding="windows-1251"', 1)
+    text = text.replace("<pubDate>Sat, 18 May 2019 10:52:50 +0300</pubDate>", "<pubDate>суббота, 32 мая</pubDate>")
+    return text.encode("cp1251", errors="xmlcharrefreplace")
 
 
 def empty_channel_page() -> bytes:
@@ -84,6 +94,7 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenarios]:
             "old-posts": [feed(600)],
             "bad-items": [Reply(body=json_feed_with_bad_items(), headers={"Content-Type": "application/feed+json"})],
             "archived": [feed(700)],
+            "cp1251": [Reply(body=russian_feed_in_windows_1251_with_a_garbled_date(), headers={"Content-Type": "application/xml"})],
         }
         for source_id, replies in routes.items():
             server.add(f"/{source_id}/feed", *replies, content_type=ATOM)
@@ -212,6 +223,17 @@ def test_malformed_items_dropped_and_counted(scenarios: Scenarios) -> None:
     run = scenarios.runs["bad-items"]
     assert (run.status, run.new_posts, run.dropped_items) == ("ok", 1, 2)
     assert messages(run) == ["dropped 2 malformed items: no native id (1), publication date in the future (1)"]
+
+
+def test_feed_in_windows_1251_with_a_garbled_date(scenarios: Scenarios) -> None:
+    run = scenarios.runs["cp1251"]
+    assert (run.status, run.new_posts, run.errors) == ("ok", 1, [])
+    (post,) = scenarios.project.posts("cp1251")
+    assert post.title == "СМИ: собака в Таиланде спасла заживо похороненного младенца"
+    assert post.text == "15-летняя мать ребенка решила избавиться от него, побоявшись гнева родителей"
+    assert post.language == "ru"
+    # "суббота, 32 мая" is no date: the feed's <lastBuildDate>2019-05-18 10:58:46 +0300</lastBuildDate> stands in
+    assert post.published_at == datetime(2019, 5, 18, 7, 58, 46, tzinfo=UTC)
 
 
 def test_empty_channel_is_not_an_error(scenarios: Scenarios) -> None:

@@ -47,7 +47,7 @@ def test_overview_period_changes_the_counts(app: AppTest) -> None:
     assert app.metric[1].value == "1"  # open alerts
     assert app.metric[2].value == "2 of 3"  # the failed feed and the source never crawled
     trending = app.dataframe[0].value
-    assert list(trending["narrative"])[:2] == ["🔺 quantum_healing", "miracle_healing"]
+    assert list(trending["narrative"])[:2] == ["▲ quantum_healing", "miracle_healing"]
     assert "quantum\\_healing" in _markdown(app)  # the open alert, escaped
 
 

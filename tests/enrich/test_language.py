@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from enrich import Enricher
 from enrich.language import UNDETERMINED, LangdetectDetector, LanguageIdentifier, base_language, clean_for_language
-from vigie.config import LanguageSettings
+from tests.support.factories import write_config
+from vigie.config import ConfigError, LanguageSettings, load_config
 
 
 @pytest.mark.parametrize(
@@ -75,3 +79,9 @@ def test_langdetect_gives_the_same_answer_in_two_instances_with_one_seed() -> No
     texts = ["ciao a tutti", "bom dia", "hej hej", "dobry wieczór", "guten tag"]
     first, second = LangdetectDetector(seed=7), LangdetectDetector(seed=7)
     assert [first.rank(t) for t in texts] == [second.rank(t) for t in texts]
+
+
+def test_unknown_language_codes_are_a_config_error(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg", settings={"enrich": {"language": {"languages": ["fr", "xx"]}}})
+    with pytest.raises(ConfigError, match=r"vigie\.yaml: enrich\.language\.languages: lingua needs two or more ISO 639-1 codes it knows \(unknown: xx\)"):
+        Enricher.from_config(load_config(folder, tmp_path / "data"))

@@ -82,6 +82,7 @@ def test_multi_word_phrases_across_punctuation_and_lines(matcher: WatchlistMatch
 def test_no_match_inside_another_word(matcher: WatchlistMatcher) -> None:
     assert found(matcher, "le secteur sectaire, les insectes") == []
     assert found(matcher, "#secteur") == []
+    assert found(matcher, "#unhashtagbeaucouptroplongpourcontenirquoiquecesoit") == []
     assert found(matcher, "greatresetting plandemiques") == []
 
 

@@ -29,7 +29,7 @@ class _ProgressDisplay:
     """One line per source on stderr, updated as its crawler reports."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console, transient=True)
+        self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), console=console, transient=True, disable=not console.is_terminal)
         self.tasks: dict[str, TaskID] = {}
 
     def update(self, run: CrawlRun) -> None:
