@@ -18,8 +18,8 @@ from statistics import median
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _FIT_PASSES = 3
-_RESIDUAL_CAP = 16.0
-"""A bucket's squared deviation counts at most 16 times its expected value squared, so one burst does not set the dispersion."""
+_NORMAL_MEDIAN_SQUARE = 0.4549
+"""Median of the square of a standard normal variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,18 +224,31 @@ def _profile_and_level(series: Series, counts: Sequence[float], first: int, stop
 
 
 def _overdispersion(series: Series, counts: Sequence[float], first: int, stop: int, level: float, shares: Sequence[float], params: SpikeParams, span: int = 1) -> float:
-    """Method-of-moments estimate of `a` in variance = mean + a * mean**2 for sums of `span` consecutive buckets.
+    """Robust estimate of `a` in variance = mean + a * mean**2 for sums of `span` consecutive buckets.
 
-    Measuring it at the length of the window tested takes in what independent buckets would miss: a busy day
-    lifts every hour of it. Each sum's say is capped so one burst does not set the dispersion.
+    `a` is set so that the median squared standardised deviation is that of a normal variable (0.455): past bursts
+    in the window, up to half of it, do not move a median. Measuring it at the length of the window tested takes in
+    what independent buckets would miss: a busy day lifts every hour of it.
     """
-    excess = scale = 0.0
+    deviations = []
     for end in range(stop, first + span - 1, -span):
-        observed = sum(counts[end - span : end])
         expected = sum(max(level * shares[series.phase(i)], params.floor) for i in range(end - span, end))
-        excess += min((observed - expected) ** 2 - observed, _RESIDUAL_CAP * expected * expected)
-        scale += expected * expected
-    return min(max(excess / scale, 0.0), params.max_overdispersion) if scale > 0 else 0.0
+        deviations.append(((sum(counts[end - span : end]) - expected) ** 2, expected))
+    if not deviations:
+        return 0.0
+
+    def median_square(a: float) -> float:
+        return median(d / (e * (1 + a * e)) for d, e in deviations)
+
+    low, high = 0.0, params.max_overdispersion
+    if median_square(low) <= _NORMAL_MEDIAN_SQUARE:
+        return 0.0
+    if median_square(high) > _NORMAL_MEDIAN_SQUARE:
+        return high
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if median_square(middle) > _NORMAL_MEDIAN_SQUARE else (low, middle)
+    return high
 
 
 def fit_baseline(series: Series, counts: Sequence[int], stop: int, params: SpikeParams) -> Baseline:

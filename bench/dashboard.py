@@ -28,6 +28,8 @@ sys.path[0] = str(ROOT)  # not bench/: this file's name would hide the `dashboar
 import streamlit as st  # noqa: E402
 from streamlit.logger import set_log_level  # noqa: E402
 
+set_log_level("error")  # outside `streamlit run`, every cached call would warn that there is no runtime
+
 from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402
 from store.base import PostQuery, Store  # noqa: E402
@@ -143,7 +145,6 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    set_log_level("error")
     OUT.mkdir(parents=True, exist_ok=True)
     failures = []
     for size in args.sizes:

@@ -146,7 +146,7 @@ def simulate(rng: random.Random, level: float, profile: list[float]) -> Scenario
 
     # Injected events at least a day apart, all after the warm-up.
     events = len(SURGES) + FLOODS
-    slots = rng.sample(range(WARM_UP_DAYS + 1, DAYS - 1), events)
+    slots = rng.sample(range(WARM_UP_DAYS + 1, DAYS - 1, 2), events)
     scenario = Scenario(level=level, series=Series(START, HOUR, (), (), ()))
     for n, day in enumerate(slots):
         first = day * 24 + rng.randrange(24)

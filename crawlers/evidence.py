@@ -67,9 +67,6 @@ class EvidenceArchive:
             raise EvidenceError(f"{path}: cannot archive the response: {exc.strerror or exc}") from None
         return sha256
 
-    def has(self, sha256: str) -> bool:
-        return self._path(sha256, ".gz").exists()
-
     def get(self, sha256: str) -> bytes | None:
         """The raw body, checked against its hash; None when it was not archived."""
         path = self._path(sha256, ".gz")

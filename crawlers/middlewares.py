@@ -120,10 +120,13 @@ def _is_robots(request: Request) -> bool:
     return bool(request.meta.get("dont_obey_robotstxt")) and request.url.endswith("/robots.txt")
 
 
+def _after_retries(request: Request) -> str:
+    retries = request.meta.get("retry_times", 0)
+    return f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
+
+
 def describe_failure(request: Request, exception: BaseException) -> str:
     """One line for a request that got no usable response."""
-    retries = request.meta.get("retry_times", 0)
-    after = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
     if isinstance(exception, net.ConnectionRefusedError | DownloadConnectionRefusedError):
         what = "connection refused"
     elif isinstance(exception, net.DNSLookupError | CannotResolveHostError):
@@ -137,7 +140,7 @@ def describe_failure(request: Request, exception: BaseException) -> str:
     else:
         detail = _first_line(exception)
         what = f"{type(exception).__name__}: {detail}" if detail else type(exception).__name__
-    return f"{what} at {request.url}{after}"
+    return f"{what} at {request.url}{_after_retries(request)}"
 
 
 def _first_line(exception: BaseException) -> str:
@@ -164,9 +167,8 @@ class OutcomeMiddleware(RunComponent):
                 phrase = HTTPStatus(response.status).phrase
             except ValueError:
                 phrase = ""
-            retries = request.meta.get("retry_times", 0)
-            after = f" (after {retries} retr{'y' if retries == 1 else 'ies'})" if retries else ""
-            self.state.error(f"HTTP {response.status} {phrase} at {request.url}{after}".replace("  ", " "), url=request.url, status=response.status)
+            described = f"HTTP {response.status} {phrase}".rstrip()
+            self.state.error(f"{described} at {request.url}{_after_retries(request)}", url=request.url, status=response.status)
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:

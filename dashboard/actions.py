@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from email.utils import parseaddr
-from typing import Literal
+from typing import Any, Literal
 
 from dashboard import queries
 from store.base import PostQuery, Store
@@ -35,8 +35,7 @@ def record_alert_action(store: Store, alert: Alert, action: AlertAction, by: str
         }
     )
     store.save_alert(updated)
-    queries.alerts.clear()
-    queries.overview.clear()
+    _forget(queries.alerts, queries.overview)
     return updated
 
 
@@ -71,13 +70,13 @@ def save_subscription(store: Store, subscription_id: str | None, email: str, rul
         created_at=previous.created_at if previous else utcnow(),
     )
     store.save_subscription(subscription)
-    queries.subscriptions.clear()
+    _forget(queries.subscriptions, queries.rule_choices)
     return subscription
 
 
 def delete_subscription(store: Store, subscription_id: str) -> bool:
     deleted = store.delete_subscription(subscription_id)
-    queries.subscriptions.clear()
+    _forget(queries.subscriptions, queries.rule_choices)
     return deleted
 
 
@@ -90,12 +89,17 @@ def save_search(store: Store, name: str, query: PostQuery) -> SavedSearch:
         raise InvalidInput("a saved search needs words or at least one filter")
     saved = SavedSearch(id=slug(name) or "search", name=name, query=query.model_dump(mode="json", exclude={"since", "until", "limit", "offset"}, exclude_defaults=True))
     store.save_search(saved)
-    queries.saved_searches.clear()
-    queries.rule_choices.clear()
+    _forget(queries.saved_searches, queries.rule_choices)
     return saved
 
 
 def delete_search(store: Store, search_id: str) -> bool:
     deleted = store.delete_search(search_id)
-    queries.saved_searches.clear()
+    _forget(queries.saved_searches, queries.rule_choices)
     return deleted
+
+
+def _forget(*cached: Any) -> None:
+    """Drop the cached answers a write made stale, so the next run reads the store again."""
+    for function in cached:
+        function.clear()

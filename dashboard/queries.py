@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from alerts.spikes import DAY, HOUR, SpikeParams, dense_series, fit_baseline, scan
+from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
 from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription
@@ -40,7 +40,7 @@ class Trend:
     current: int
     """Posts in the last TREND_WINDOW."""
     baseline: float
-    """Posts the spike detector's baseline expects per day (its level over the TREND_BASELINE window before)."""
+    """Posts the spike detector's baseline expects in the current window, learnt from the TREND_BASELINE before it."""
     ratio: float | None
     """current / baseline; None when there was nothing in the baseline (a new subject)."""
     series: list[int]
@@ -125,24 +125,27 @@ def hashtag_trends(store: Store, now: datetime) -> list[Trend]:
 
 
 def _trends(buckets: list[BucketCount], now: datetime) -> list[Trend]:
-    """Per key, the last TREND_WINDOW against the daily level the spike detector learns from the weeks before.
+    """Per key, the last day against what the spike detector's baseline expects of it from the days before.
 
+    The hourly buckets are summed into days ending at `now` (not UTC midnights), so "the last 24 hours" is current.
     Ranked by ratio (subjects new in the window first), then by volume.
     """
-    rows: dict[str, list[tuple[datetime, int, int, int]]] = defaultdict(list)
+    days = TREND_BASELINE // TREND_WINDOW + 1
+    start = now - days * TREND_WINDOW
+    per_day: dict[str, list[int]] = defaultdict(lambda: [0] * days)
     for bucket in buckets:
-        if bucket.key is not None:
-            rows[bucket.key].append((bucket.start, bucket.posts, bucket.authors, bucket.sources))
-    current_buckets = TREND_WINDOW // HOUR
+        index = (bucket.start - start) // TREND_WINDOW
+        if bucket.key is not None and 0 <= index < days:
+            per_day[bucket.key][index] += bucket.posts
     trends = []
-    for key, key_rows in rows.items():
-        series = dense_series(key_rows, now - TREND_WINDOW - TREND_BASELINE, now, HOUR)
-        current = sum(series.posts[-current_buckets:])
-        if not current:
+    for key, daily in per_day.items():
+        if not daily[-1]:
             continue
-        level = fit_baseline(series, series.posts, len(series) - current_buckets, SPIKE_PARAMS).level
-        daily = [sum(series.posts[i : i + current_buckets]) for i in range(len(series) % current_buckets, len(series), current_buckets)]
-        trends.append(Trend(key, current, level, current / level if level > 0 else None, daily))
+        counts = tuple(daily)
+        series = Series(start, DAY, counts, counts, counts)  # the baseline fit reads only the counts it is given
+        baseline = fit_baseline(series, counts, days - 1, SPIKE_PARAMS)
+        expected = baseline.expected(series.phase(days - 1), SPIKE_PARAMS.floor) if baseline.total else 0.0
+        trends.append(Trend(key, daily[-1], expected, daily[-1] / expected if expected else None, daily))
     trends.sort(key=lambda t: (t.ratio is not None, -(t.ratio or 0), -t.current, t.key))
     return trends[:TRENDING]
 
@@ -171,16 +174,30 @@ def subject(_store: Store, store_key: str, kind: str, value: str, since: datetim
 
 
 def _timeline(store: Store, query: PostQuery, since: datetime, until: datetime) -> tuple[list[BucketCount], list[datetime]]:
-    """Every bucket of the period (empty ones too), and those where the spike detector fires, judged against the window before each."""
+    """Every bucket of the period (empty ones too), and those flagged as spikes.
+
+    Daily timelines re-run the spike detector on daily counts, each day judged against the 14 days before it, so
+    the marks cover the whole history. Hourly timelines (3 days or less) mark the spikes the alert cycle raised on
+    this subject: re-running the hourly detector over every hour would take seconds per page.
+    """
     interval = interval_for(since, until)
     step = HOUR if interval == "hour" else DAY
-    history_start = since - SPIKE_PARAMS.window
+    history_start = since - SPIKE_PARAMS.window if step == DAY else since
     buckets = store.count_buckets(query.model_copy(update={"since": history_start}), interval)
     series = dense_series(((b.start, b.posts, b.authors, b.sources) for b in buckets), history_start, until, step)
     first = series.index_of(since)
-    spikes = [found.end - step for found in scan(series, SPIKE_PARAMS, start=first)]
+    if step == DAY:
+        spikes = [found.end - step for found in scan(series, SPIKE_PARAMS, start=first)]
+    else:
+        subject = query.narratives or query.terms or query.hashtags
+        alerts = store.list_alerts(since=since, limit=1000)
+        spikes = sorted({_hour(alert.bucket_start or alert.opened_at) for alert in alerts if alert.kind == "spike" and (alert.subject,) == subject})
     dense = [BucketCount(series.bucket_start(i), None, series.posts[i], series.authors[i], series.sources[i]) for i in range(first, len(series))]
-    return dense, spikes
+    return dense, [moment for moment in spikes if since <= moment < until]
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)

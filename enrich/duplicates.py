@@ -130,19 +130,16 @@ def assign_clusters(members: Sequence[Member], lookup: Lookup | None = None) -> 
             other = owner.setdefault(key, index)
             if other != index:
                 parent[root(index)] = root(other)
-    stored: dict[int, set[str]] = {}
-    if lookup is not None:
-        for index, member in enumerate(members):
-            if member.keys:
-                found = {cluster for _, cluster in lookup(member.keys) if cluster}
-                stored.setdefault(root(index), set()).update(found)
     groups: dict[int, list[int]] = {}
     for index, member in enumerate(members):
         if member.keys:
             groups.setdefault(root(index), []).append(index)
     result: list[str | None] = [None] * len(members)
-    for group_root, indexes in groups.items():
-        known = stored.get(group_root)
+    for indexes in groups.values():
+        known: set[str] = set()
+        if lookup is not None:
+            keys = {key for index in indexes for key in members[index].keys}
+            known = {cluster for _, cluster in lookup(keys) if cluster}
         cluster = min(known) if known else min(cluster_id_for(members[i].post_id, members[i].published_at) for i in indexes)
         for index in indexes:
             result[index] = cluster

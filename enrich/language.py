@@ -30,7 +30,7 @@ _NOISE = re.compile(
     "]+"
 )
 _LETTER = re.compile(r"[^\W\d_]")
-MAX_CHARS = 300
+MAX_CHARS = 200
 """Detection reads at most this much of the cleaned text: enough to be sure, and it bounds the cost of long posts."""
 
 

@@ -78,7 +78,9 @@ def history(alert: Alert) -> None:
 def act(alert: Alert) -> None:
     with st.form(f"act-{alert.id}", clear_on_submit=True):
         comment = st.text_area("Comment", key=f"comment-{alert.id}", placeholder="What you checked, what you decided")
-        pressed = [action for action in (*BUTTONS[alert.state], "commented") if st.form_submit_button(LABELS[action], key=f"{action}-{alert.id}")]
+        choices = (*BUTTONS[alert.state], "commented")
+        columns = st.columns(len(choices) + 2)
+        pressed = [action for column, action in zip(columns[: len(choices)], choices, strict=True) if column.form_submit_button(LABELS[action], key=f"{action}-{alert.id}")]
     if pressed:
         try:
             updated = actions.record_alert_action(vigie.store, alert, pressed[0], vigie.user, comment)

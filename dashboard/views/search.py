@@ -18,7 +18,6 @@ FILTER_KEYS = {"text": "search-text", "platforms": "search-platforms", "sources"
 vigie = current()
 now = vigie.now()
 today = now.astimezone(vigie.zone).date()
-recent = (now - timedelta(days=30), now)
 st.title("Search")
 
 
@@ -30,11 +29,17 @@ def load(saved_query: dict) -> None:
         st.session_state[key] = ", ".join(value) if name == "authors" else list(value) if isinstance(value, tuple) else value or ""
 
 
+def forget(search_id: str) -> None:
+    actions.delete_search(vigie.store, search_id)
+
+
 saved_searches = queries.saved_searches(vigie.store, vigie.store_key)
 if saved_searches:
     with st.expander(f"Saved searches ({len(saved_searches)})"):
         for saved in saved_searches:
-            st.button(f"Load: {md(saved.name)}", key=f"load-{saved.id}", on_click=load, args=(saved.query,))
+            use, drop = st.columns([4, 1])
+            use.button(f"Load: {md(saved.name)}", key=f"load-{saved.id}", on_click=load, args=(saved.query,))
+            drop.button("Delete", key=f"forget-{saved.id}", on_click=forget, args=(saved.id,))
 
 
 lists = vigie.watchlists()
@@ -54,7 +59,7 @@ with st.expander("Filters", expanded=True):
     sort = second.radio("Order", ["newest", "oldest", "relevance"], horizontal=True, key=FILTER_KEYS["sort"])
 
 days: tuple[date, ...] = tuple(chosen_days) if isinstance(chosen_days, tuple | list) else (chosen_days,)
-since, until = periods.day_range(days[0], days[-1], vigie.zone) if days else recent
+since, until = periods.day_range(days[0], days[-1], vigie.zone) if days else (now - timedelta(days=30), now)
 query = PostQuery(
     text=text.strip() or None,
     since=since,
@@ -99,6 +104,8 @@ with save:
         mode = st.radio("Delivery", ["immediate", "digest"], horizontal=True, key="save-mode")
         if st.form_submit_button("Save"):
             try:
+                if email.strip():
+                    actions.check_email(email)
                 saved = actions.save_search(vigie.store, name, query)
                 if email.strip():
                     actions.save_subscription(vigie.store, None, email, [queries.search_rule_id(saved.id)], mode)

@@ -6,20 +6,29 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.support.crawling import REPO, VigieProject
-from tests.support.replay import ReplayServer, closed_port_url
+from tests.support.replay import ReplayServer, refusing_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
-def test_crawl_prints_a_summary_then_search_finds_the_posts_with_their_language(vigie: VigieProject, replay: ReplayServer) -> None:
+@pytest.fixture
+def down() -> Iterator[str]:
+    """The URL of a source whose host is down."""
+    with refusing_url("/feed") as url:
+        yield url
+
+
+def test_crawl_prints_a_summary_then_search_finds_the_posts_with_their_language(vigie: VigieProject, replay: ReplayServer, down: str) -> None:
     replay.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
     replay.add("/ru.xml", FIXTURES / "rss" / "feed-test-ru.xml")
     replay.add("/feed.json", FIXTURES / "rss" / "json_feed.json")
     replay.add("/s/feedjam", FIXTURES / "telegram" / "page_example.html", content_type="text/html; charset=utf-8")
-    down = closed_port_url("/feed")
     vigie.configure([
         {"id": "heise", "platform": "feed", "url": replay.url("/heise.atom"), "tags": ["tech"]},
         {"id": "aif", "platform": "feed", "url": replay.url("/ru.xml")},

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.crawling import VigieProject
 from tests.support.pages import rss_feed
-from tests.support.replay import Reply, ReplayServer, closed_port_url
+from tests.support.replay import Reply, ReplayServer, refusing_url
 from vigie.models import CrawlRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -77,7 +77,7 @@ class Scenarios:
 
 @pytest.fixture(scope="module")
 def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenarios]:
-    with ReplayServer() as server:
+    with ReplayServer() as server, refusing_url("/feed") as refused_url:
         server.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", content_type="text/plain")
         # each source its own posts (the same post collected by two sources would be one record)
         routes = {
@@ -108,7 +108,6 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenarios]:
         by_id["capped"]["max_items"] = 5
         by_id["old-posts"]["backfill_days"] = 30
         by_id["archived"]["archive"] = True
-        refused_url = closed_port_url("/feed")
         sources = [
             *feeds,
             {"id": "down", "platform": "feed", "url": refused_url},

@@ -58,7 +58,7 @@ def test_paging_cursor_and_new_messages(vigie: VigieProject, replay: ReplayServe
 def test_interrupted_run_loses_nothing_and_duplicates_nothing(vigie: VigieProject, replay: ReplayServer) -> None:
     pages = telegram_channel("longwatch", 45)
     for path, html in pages.items():
-        replay.add(path, Reply(body=html.encode(), headers={"Content-Type": HTML}, delay=3 if "before=26" in path else 0))
+        replay.add(path, Reply(body=html.encode(), headers={"Content-Type": HTML}, delay=2 if "before=26" in path else 0))
     vigie.configure([{"id": "long", "platform": "telegram", "channel": "longwatch", "base_url": replay.base_url, "backfill_pages": 3}], settings={"crawl": {"timeout": 30}})
 
     command = [sys.executable, "-m", "vigie.cli", "--config", str(vigie.config_dir), "--data-dir", str(vigie.data_dir), "crawl", "--json"]

@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+DRAWN = "!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSkeleton\"]')"
+"""The script has finished (no running indicator) and no element is still a loading placeholder."""
 PAGES = {"": "Overview", "narrative?kind=narrative&value=miracle_healing": "Narrative", "search": "Search", "alerts": "Alerts", "sources": "Sources", "subscriptions": "Subscriptions"}
 
 
@@ -75,8 +77,8 @@ def test_every_page_loads_in_chromium(served: str) -> None:
             for path, title in PAGES.items():
                 page.goto(f"{served}/{path}")
                 page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=30_000)
-                page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-                page.wait_for_timeout(800)  # charts and dataframes draw after the script ends
+                page.wait_for_function(DRAWN, timeout=30_000)
+                page.wait_for_timeout(500)  # charts finish drawing
                 page.screenshot(path=str(ARTEFACTS / f"dashboard-{path.partition('?')[0] or 'overview'}.png"))
                 assert page.locator('[data-testid="stException"]').count() == 0, f"exception box on {path}"
                 if path == "search":

@@ -134,3 +134,11 @@ def test_stream_stops_its_worker_when_the_client_goes_away() -> None:
     assert len(chunks) == 3 and chunks[0].startswith(b"id,platform")
     assert closed.wait(5)
 
+
+
+def test_vigie_export_says_where_it_cannot_write(seeded: Seeded, tmp_path) -> None:
+    target = tmp_path / "missing-folder" / "out.csv"
+    result = CliRunner().invoke(cli, ["export", "--format", "csv", "-o", str(target)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: {target}: cannot write the export")
+    assert not target.parent.exists()

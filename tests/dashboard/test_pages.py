@@ -51,12 +51,18 @@ def test_overview_period_changes_the_counts(app: AppTest) -> None:
     assert "quantum\\_healing" in _markdown(app)  # the open alert, escaped
 
 
-def test_narrative_picker_and_period_change_the_view(app: AppTest) -> None:
+def test_narrative_picker_and_period_change_the_view(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/narrative.py")
     app.selectbox(key="value").set_value("miracle_healing").run()
     caption = app.caption[0].value
     assert caption.startswith("191 posts")
     assert int(caption.split(" · ")[1].split()[0]) >= 1  # the surge of the last hours is flagged
+    clusters = next(frame.value for frame in app.dataframe if "cluster" in frame.value.columns)
+    row = clusters.iloc[0]
+    assert (row["cluster"], row["posts"], row["sources"]) == ("copy-1", 8, 2)
+    with seeded.store() as store:
+        (first,) = store.search(PostQuery(cluster_id="copy-1", narratives=("miracle_healing",), sort="oldest", limit=1)).posts
+    assert (row["first post"], row["first seen in"]) == (first.id, first.source_id)
     app.selectbox(key="narrative-period").set_value("Last 24 hours").run()
     assert app.caption[0].value.startswith("31 posts")
     app.selectbox(key="kind").set_value("hashtag").run()
@@ -150,6 +156,12 @@ def test_export_links_carry_the_whole_query(app: AppTest) -> None:
 def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/search.py")
     app.text_input(key="search-text").input("quantique").run()
+    app.text_input(key="save-name").input("Bad address")
+    app.text_input(key="save-email").input("carol@")
+    app.button[-1].click().run()
+    assert "is not an email address" in app.error[0].value
+    with seeded.store() as store:
+        assert store.list_searches() == []
     app.text_input(key="save-name").input("Quantum healing watch")
     app.text_input(key="save-email").input("bob@example.org")
     app.radio(key="save-mode").set_value("digest")
@@ -161,8 +173,18 @@ def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
     assert saved["quantum-healing-watch"].query["text"] == "quantique"
     assert "since" not in saved["quantum-healing-watch"].query
     assert subscribers["bob@example.org"].mode == "digest"
-    app.run()
-    assert any(b.label.startswith("Load: Quantum") for b in app.button)
+    assert subscribers["bob@example.org"].rules == ["search:quantum-healing-watch"]
+    app.text_input(key="search-text").input("").run()
+    app.button(key="load-quantum-healing-watch").click().run()
+    assert app.text_input(key="search-text").value == "quantique" and _matching(app) == 30
+    _open(app, "views/subscriptions.py")
+    app.selectbox(key="subscription-choice").set_value("bob-example-org").run()
+    assert app.multiselect(key="rules-bob-example-org").value == ["search:quantum-healing-watch"]
+    assert "Saved search: Quantum healing watch" in app.multiselect(key="rules-bob-example-org").options
+    _open(app, "views/search.py")
+    app.button(key="forget-quantum-healing-watch").click().run()
+    with seeded.store() as store:
+        assert store.list_searches() == []
 
 
 def test_acknowledging_an_alert_persists(app: AppTest, seeded: Seeded) -> None:
@@ -234,3 +256,27 @@ def test_sources_page_shows_runs_errors_and_filters(app: AppTest) -> None:
     app.multiselect(key="sources-platforms").set_value([]).run()
     app.toggle(key="sources-problems").set_value(True).run()
     assert sorted(app.dataframe[0].value["source"]) == ["feed-broken", "masto-complot"]
+
+
+EMPTY = {
+    "views/overview.py": "No posts in this period.",
+    "views/narrative.py": "Pick a narrative, a watchlist term or a hashtag",
+    "views/search.py": "**0 matching post(s)**",
+    "views/alerts.py": "No open alert.",
+    "views/sources.py": "No source is configured",
+    "views/subscriptions.py": "Nobody receives alerts yet",
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_work_on_a_fresh_install(tmp_path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    """No source, no watchlist, no post, no run, no alert: every page says so instead of failing."""
+    from tests.support.factories import write_config
+
+    monkeypatch.setenv("VIGIE_CONFIG", str(write_config(tmp_path / "empty-config")))
+    monkeypatch.setenv("VIGIE_DATA_DIR", str(tmp_path / "empty-data"))
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    _open(at, page)
+    assert [t.value for t in at.title] == [PAGES[page]] and not at.error
+    assert any(element.value.startswith(EMPTY[page]) for element in [*at.info, *at.markdown])

@@ -16,9 +16,11 @@ appear. Every request is recorded (method, path, headers). Only the standard lib
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -101,10 +103,6 @@ class ReplayServer:
             self._routes[path] = [_reply(item, content_type) for item in replies]
             self._served[path] = 0
 
-    def remove(self, path: str) -> None:
-        with self._lock:
-            self._routes.pop(path, None)
-
     def hits(self, path: str) -> int:
         """Requests received for `path` (compared with the query string when `path` has one)."""
         with self._lock:
@@ -176,14 +174,13 @@ def _matches(received: str, path: str) -> bool:
     return received == path if "?" in path else urlsplit(received).path == path
 
 
-def closed_port_url(path: str = "/") -> str:
-    """A loopback URL where nothing listens: connecting is refused at once, as for a host that is down."""
-    import socket
-
+@contextmanager
+def refusing_url(path: str = "/") -> Iterator[str]:
+    """A loopback URL where connecting is refused at once, as for a host that is down. The port stays bound
+    (but not listening) while the context lasts, so no other server can take it meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}{path}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}{path}"
 
 
 @pytest.fixture

@@ -75,14 +75,19 @@ def failure_line(run: CrawlRun) -> str:
 def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool) -> None:
     """Crawl every enabled source, or the SOURCE_IDs named, into the store."""
     from crawlers.run import crawl_sources, select_sources
+    from store.base import StoreError
 
     config = app.config
     if not select_sources(config, source_ids):
         click.echo(f"no enabled sources in {config.config_dir / 'sources.yaml'}", err=True)
         return
+    try:
+        store = app.store
+    except StoreError as exc:
+        raise click.ClickException(f"cannot open the store: {exc}") from None
     display = _ProgressDisplay(Console(stderr=True))
     with display.progress:
-        runs = crawl_sources(config, source_ids, store=app.store, on_progress=display.update)
+        runs = crawl_sources(config, source_ids, store=store, on_progress=display.update)
     if as_json:
         for run in runs:
             click.echo(json.dumps(run.model_dump(mode="json"), ensure_ascii=False))

@@ -53,7 +53,7 @@ def streamlit_command(config: Config, host: str, port: int, environ: dict[str, s
         "--server.runOnSave", "false",
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
-        "--client.showErrorDetails", "false",
+        "--client.showErrorDetails", "type",
         "--global.developmentMode", "false",
     ]  # fmt: skip
     return argv, env

@@ -86,6 +86,9 @@ def _write_file(path: Path, write: Callable[[TextIO], None]) -> None:
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             write(out)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as if created under its own name, not mkstemp's 0600
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
