@@ -199,77 +199,66 @@ def log_upper_tail(x: int, mean: float, dispersion: float = 1.0) -> float:
     return math.log(max(1.0 - lower, 1e-300))
 
 
-def _profile_and_level(series: Series, counts: Sequence[float], first: int, stop: int, params: SpikeParams) -> tuple[float, tuple[float, ...]]:
+def _profile_and_level(values: Sequence[float], phases: Sequence[int], period: int, params: SpikeParams) -> tuple[float, tuple[float, ...]]:
     """Hour-of-day shares (shrunk towards flat) and the recent daily level (an exponentially weighted mean of daily totals)."""
-    period = series.period
     sums, seen = [0.0] * period, [0] * period
-    for i in range(first, stop):
-        sums[series.phase(i)] += counts[i]
-        seen[series.phase(i)] += 1
-    mean = sum(sums) / (stop - first)
+    for value, phase in zip(values, phases, strict=True):
+        sums[phase] += value
+        seen[phase] += 1
+    mean = sum(sums) / len(values)
     rates = [(sums[h] + params.profile_prior * mean) / (seen[h] + params.profile_prior) for h in range(period)]
     rate_sum = sum(rates)
     shares = tuple(r / rate_sum for r in rates) if rate_sum > 0 else tuple([1.0 / period] * period)
 
     levels, weights = [], []
-    for j in range(-(-(stop - first) // period)):
-        block = range(max(first, stop - (j + 1) * period), stop - j * period)
-        covered = sum(shares[series.phase(i)] for i in block)
+    for j, end in enumerate(range(len(values), 0, -period)):
+        block = range(max(0, end - period), end)
+        covered = sum(shares[phases[i]] for i in block)
         if covered >= 0.5:
-            levels.append(sum(counts[i] for i in block) / covered)
+            levels.append(sum(values[i] for i in block) / covered)
             weights.append(0.5 ** (j / params.level_half_life))
     if not levels:
         return mean * period, shares
     return sum(w * b for w, b in zip(weights, levels, strict=True)) / sum(weights), shares
 
 
-def _overdispersion(series: Series, counts: Sequence[float], first: int, stop: int, level: float, shares: Sequence[float], params: SpikeParams, span: int = 1) -> float:
+def _overdispersion(values: Sequence[float], expected: Sequence[float], span: int, limit: float) -> float:
     """Robust estimate of `a` in variance = mean + a * mean**2 for sums of `span` consecutive buckets.
 
-    `a` is set so that the median squared standardised deviation is that of a normal variable (0.455): past bursts
-    in the window, up to half of it, do not move a median. Measuring it at the length of the window tested takes in
-    what independent buckets would miss: a busy day lifts every hour of it.
+    Each sum gives the `a` that would make its squared deviation the median one of a normal variable (0.455 standard
+    deviations squared); the median of those is where half the sums look ordinary, so past bursts (up to half the
+    window) do not move it. Measuring at the length of the window tested takes in what independent buckets would
+    miss: a busy day lifts every hour of it.
     """
-    deviations = []
-    for end in range(stop, first + span - 1, -span):
-        expected = sum(max(level * shares[series.phase(i)], params.floor) for i in range(end - span, end))
-        deviations.append(((sum(counts[end - span : end]) - expected) ** 2, expected))
-    if not deviations:
-        return 0.0
-
-    def median_square(a: float) -> float:
-        return median(d / (e * (1 + a * e)) for d, e in deviations)
-
-    low, high = 0.0, params.max_overdispersion
-    if median_square(low) <= _NORMAL_MEDIAN_SQUARE:
-        return 0.0
-    if median_square(high) > _NORMAL_MEDIAN_SQUARE:
-        return high
-    for _ in range(30):
-        middle = (low + high) / 2
-        low, high = (middle, high) if median_square(middle) > _NORMAL_MEDIAN_SQUARE else (low, middle)
-    return high
+    guesses = []
+    for end in range(len(values), span - 1, -span):
+        observed, mean = sum(values[end - span : end]), sum(expected[end - span : end])
+        guesses.append(((observed - mean) ** 2 / (_NORMAL_MEDIAN_SQUARE * mean) - 1) / mean)
+    return min(max(median(guesses), 0.0), limit) if guesses else 0.0
 
 
 def fit_baseline(series: Series, counts: Sequence[int], stop: int, params: SpikeParams) -> Baseline:
     """Learn the daily profile, the recent level and the overdispersion from the window ending before bucket `stop`.
 
     Outliers are clipped and the fit repeated, as Farrington's algorithm down-weights past outbreaks: each pass sees
-    the counts clipped at three standard deviations above the previous fit, so an earlier burst neither raises the
-    baseline nor the dispersion for the next two weeks.
+    the counts clipped at three standard deviations above the previous fit, so an earlier burst does not raise the
+    baseline for the next two weeks.
     """
     width = max(1, params.window // series.step)
     first = max(series.first_observed, stop - width, 0)
     if first >= stop:
         return Baseline(0.0, tuple([1.0 / series.period] * series.period), {}, 0, 0)
-    clipped: list[float] = list(counts)
+    values: list[float] = list(counts[first:stop])
+    phases = [series.phase(i) for i in range(first, stop)]
+    clipped = values
     for _ in range(_FIT_PASSES):
-        level, shares = _profile_and_level(series, clipped, first, stop, params)
-        overdispersion = _overdispersion(series, clipped, first, stop, level, shares, params)
-        for i in range(first, stop):
-            expected = max(level * shares[series.phase(i)], params.floor)
-            clipped[i] = min(counts[i], expected + 3 * math.sqrt(expected * (1 + overdispersion * expected)))
-    by_span = {span: _overdispersion(series, clipped, first, stop, level, shares, params, span) for span in params.spans}
+        level, shares = _profile_and_level(clipped, phases, series.period, params)
+        expected = [max(level * shares[phase], params.floor) for phase in phases]
+        overdispersion = _overdispersion(clipped, expected, 1, params.max_overdispersion)
+        clipped = [min(v, e + 3 * math.sqrt(e * (1 + overdispersion * e))) for v, e in zip(values, expected, strict=True)]
+    level, shares = _profile_and_level(clipped, phases, series.period, params)
+    expected = [max(level * shares[phase], params.floor) for phase in phases]
+    by_span = {span: _overdispersion(values, expected, span, params.max_overdispersion) for span in params.spans}
     return Baseline(level, shares, by_span, sum(counts[first:stop]), stop - first)
 
 

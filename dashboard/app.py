@@ -5,11 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import session
+from dashboard.render import md
+from store import StoreError
 
 st.set_page_config(page_title="Vigie", page_icon="🔭", layout="wide")
 st.session_state["vigie"] = session.start()
 
-st.navigation(
+page = st.navigation(
     [
         st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
         st.Page("views/narrative.py", title="Narrative", icon=":material/timeline:", url_path="narrative"),
@@ -18,4 +20,8 @@ st.navigation(
         st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:", url_path="sources"),
         st.Page("views/subscriptions.py", title="Subscriptions", icon=":material/mail:", url_path="subscriptions"),
     ]
-).run()
+)
+try:
+    page.run()
+except StoreError as exc:
+    st.error(f"The store did not answer: {md(exc)}. Try again in a moment; the crawl keeps what it collects meanwhile.")

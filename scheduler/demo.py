@@ -30,7 +30,7 @@ import yaml
 from scheduler.demo_replay import DemoItem, ReplayServer, ReplayTimeline, serving
 from scheduler.service import SyncReport
 from vigie.config import Config, ConfigError, load_config
-from vigie.models import Author, Post
+from vigie.models import Author, CrawlRun, Post
 
 log = logging.getLogger("vigie.demo")
 
@@ -200,8 +200,23 @@ def write_config(root: Path, story: Story, base_url: str) -> Path:
     return folder
 
 
+def history_runs(posts: list[Post]) -> list[CrawlRun]:
+    """One successful crawl per source and day of history, ending when its posts were collected."""
+    runs: dict[tuple[str, str, datetime], int] = {}
+    for post in posts:
+        key = (post.source_id, post.platform, post.collected_at)
+        runs[key] = runs.get(key, 0) + 1
+    return [
+        CrawlRun(
+            id=f"demo-history-{source_id}-{collected:%Y%m%d}", source_id=source_id, platform=platform, started_at=collected - timedelta(seconds=20),
+            finished_at=collected, status="ok", pages=1, new_posts=count,
+        )
+        for (source_id, platform, collected), count in sorted(runs.items(), key=lambda entry: entry[0][2])
+    ]
+
+
 def seed_history(config: Config, posts: list[Post]) -> int:
-    """Enrich the history like crawled posts (same watchlist, language, clusters) and store it."""
+    """Enrich the history like crawled posts (same watchlist, language, clusters) and store it, with its crawl runs."""
     from enrich import Enricher
     from store import open_store
 
@@ -210,6 +225,8 @@ def seed_history(config: Config, posts: list[Post]) -> int:
         batch = config.settings.store.batch_size
         for first in range(0, len(posts), batch):
             store.upsert_posts(enricher.enrich(posts[first : first + batch]))
+        for run in history_runs(posts):
+            store.record_crawl_run(run)
     return len(posts)
 
 

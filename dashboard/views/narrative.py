@@ -49,10 +49,13 @@ if not value:
 view = queries.subject(vigie.store, vigie.store_key, kind, value, since, until)
 title = labels.get(value, value) if kind == "narrative" else value
 st.subheader(md(title))
-st.caption(f"{view.total:,} posts · {len(view.spikes)} spike(s) flagged by the detector · times in {md(vigie.zone.key)}")
+interval = queries.interval_for(since, until)
+marks = "days the spike detector flags, each against the 14 days before it" if interval == "day" else "hours where the alert cycle raised a spike alert"
+utc_days = ", days in UTC" if interval == "day" else ""
+st.caption(f"{view.total:,} posts · {len(view.spikes)} spike(s) · in red: {marks} · times in {md(vigie.zone.key)}{utc_days}")
 
 if view.timeline:
-    st.altair_chart(charts.timeline(view.timeline, view.spikes, vigie.zone, queries.interval_for(since, until)), width="stretch")
+    st.altair_chart(charts.timeline(view.timeline, view.spikes, vigie.zone, interval), width="stretch")
 else:
     st.info("No post in this period.")
     st.stop()

@@ -65,6 +65,8 @@ def test_narrative_picker_and_period_change_the_view(app: AppTest, seeded: Seede
     assert (row["first post"], row["first seen in"]) == (first.id, first.source_id)
     app.selectbox(key="narrative-period").set_value("Last 24 hours").run()
     assert app.caption[0].value.startswith("31 posts")
+    app.selectbox(key="value").set_value("quantum_healing").run()
+    assert app.caption[0].value.startswith("30 posts · 1 spike(s)")  # hourly: the spike alert raised on it
     app.selectbox(key="kind").set_value("hashtag").run()
     app.selectbox(key="value").set_value("quantique").run()
     assert app.caption[0].value.startswith("30 posts")
@@ -280,3 +282,9 @@ def test_pages_work_on_a_fresh_install(tmp_path, monkeypatch: pytest.MonkeyPatch
     _open(at, page)
     assert [t.value for t in at.title] == [PAGES[page]] and not at.error
     assert any(element.value.startswith(EMPTY[page]) for element in [*at.info, *at.markdown])
+
+
+def test_a_store_failure_is_one_line_not_a_traceback(app: AppTest) -> None:
+    app.session_state["vigie"].store.close()  # as when the store goes away under a running dashboard
+    _open(app, "views/sources.py")
+    assert app.error[0].value.startswith("The store did not answer:") and "the store is closed" in app.error[0].value

@@ -7,7 +7,8 @@ import string
 
 import pytest
 
-from dashboard.render import highlighted, md, md_block, merge_spans, safe_url
+from dashboard.render import highlighted, md, md_block, merge_spans, safe_url, source_url
+from vigie.config import SourcesFile
 
 _UNESCAPE = re.compile(r"\\(.)")
 
@@ -64,3 +65,21 @@ def test_spans_are_merged_and_clipped() -> None:
 )
 def test_only_http_urls_become_links(url: str | None, expected: str | None) -> None:
     assert safe_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "url"),
+    [
+        ({"platform": "telegram", "channel": "some_channel"}, "https://t.me/s/some_channel"),
+        ({"platform": "mastodon", "instance": "https://mastodon.social/", "hashtag": "complotisme"}, "https://mastodon.social/tags/complotisme"),
+        ({"platform": "mastodon", "instance": "https://piaille.fr", "account": "guru@piaille.fr"}, "https://piaille.fr/@guru"),
+        ({"platform": "reddit", "subreddit": "QAnonCasualties"}, "https://www.reddit.com/r/QAnonCasualties/"),
+        ({"platform": "reddit", "search": '"miracle cure"'}, "https://www.reddit.com/search/?q=%22miracle%20cure%22"),
+        ({"platform": "bluesky", "actor": "someone.bsky.social"}, "https://bsky.app/profile/someone.bsky.social"),
+        ({"platform": "youtube", "channel_id": "UCsXVk37bltHxD1rDPwtNM8Q"}, "https://www.youtube.com/channel/UCsXVk37bltHxD1rDPwtNM8Q"),
+        ({"platform": "feed", "url": "https://www.unadfi.org/feed/"}, "https://www.unadfi.org/feed/"),
+    ],
+)
+def test_source_links(source: dict, url: str) -> None:
+    parsed = SourcesFile.model_validate({"sources": [{"id": "s", **source}]}).sources[0]
+    assert source_url(parsed) == url
