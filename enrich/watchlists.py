@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from enrich.folding import WORD, camel_boundaries, fold_word
 from enrich.inflection import inflections
-from vigie.config import ConfigError, _line_of, read_yaml, validate_file
+from vigie.config import ConfigError, line_of, read_yaml, validate_file
 from vigie.models import TagMatch
 
 HASHTAG = re.compile(r"(?<![\w#&])#([^\W_](?:[^\W_]|[\u0300-\u036f])*)")
@@ -122,7 +122,7 @@ def load_watchlist(path: Path) -> Watchlist:
     seen: dict[str, int] = {}
     for index, narrative in enumerate(parsed.narratives):
         if narrative.id in seen:
-            line = _line_of(node, ("narratives", index, "id"))
+            line = line_of(node, ("narratives", index, "id"))
             raise ConfigError(f"{path}:{line}: narratives[{index}].id: duplicate narrative id {narrative.id!r}")
         seen[narrative.id] = index
     return Watchlist(id=path.stem, path=path, narratives=parsed.narratives)

@@ -47,8 +47,10 @@ _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5,
 _COLUMN_FIELDS = ("platform", "source", "language", "author")
 _DOC_EXCLUDED = {"title", "text", "first_seen_at"}
 
-_UPSERT_POST = """
-    INSERT INTO posts (pk, id, published, first_seen, platform, source, author, author_id, language, cluster)
+_LABELLED_COLUMNS = "published, {pk}, platform, source, author, author_id, language"
+"""The post's columns that `post_labels` repeats, in the order the store writes them."""
+_UPSERT_POST = f"""
+    INSERT INTO posts ({_LABELLED_COLUMNS.format(pk="pk")}, id, first_seen, cluster)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (pk) DO UPDATE SET published = excluded.published, platform = excluded.platform,
         source = excluded.source, author = excluded.author, author_id = excluded.author_id,
@@ -58,7 +60,7 @@ _UPSERT_DOC = """
     INSERT INTO post_docs (pk, title, text, doc) VALUES (?, ?, ?, ?)
     ON CONFLICT (pk) DO UPDATE SET title = excluded.title, text = excluded.text, doc = excluded.doc
 """
-_POST_COLUMNS = "p.first_seen, d.title, d.text, d.doc"
+_INSERT_LABELS = f"INSERT INTO post_labels (label, {_LABELLED_COLUMNS.format(pk='post')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _us(value: datetime) -> int:
@@ -335,28 +337,23 @@ class SQLiteStore(Store):
                     pk, next_pk = next_pk, next_pk + 1
                     first_seen = _us(post.first_seen_at) if post.first_seen_at else now
                     key_rows.append((pk, keys))
-                published = _us(post.published_at)
                 author = post.author.handle or post.author.id
-                post_rows.append(
-                    (
-                        pk,
-                        post.id,
-                        published,
-                        first_seen,
-                        label(1, post.platform),
-                        label(2, post.source_id),
-                        label(3, author) if author else None,
-                        label(3, post.author.id) if post.author.id else None,
-                        label(4, post.language) if post.language else None,
-                        post.cluster_id,
-                    )
+                columns = (
+                    _us(post.published_at),
+                    pk,
+                    label(1, post.platform),
+                    label(2, post.source_id),
+                    label(3, author) if author else None,
+                    label(3, post.author.id) if post.author.id else None,
+                    label(4, post.language) if post.language else None,
                 )
+                post_rows.append((*columns, post.id, first_seen, post.cluster_id))
                 doc_rows.append((pk, post.title, post.text, post.model_dump_json(exclude=_DOC_EXCLUDED)))
                 side = self._watchlist_labels(post.narratives, post.tags, post.matches)
                 side.update(label(8, v) for v in post.hashtags)
                 side.update(label(9, v) for v in post.domains)
                 side.update(label(10, v) for v in post.mentions)
-                label_rows += [(lid, published, pk) for lid in side]
+                label_rows += [(lid, *columns) for lid in side]
             if known:
                 pks = [row[0] for row in known.values()]
                 conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
@@ -367,7 +364,7 @@ class SQLiteStore(Store):
             conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
             conn.execute("INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk >= ?", (first_new,))
             conn.executemany("INSERT INTO post_keys (rowid, keys) VALUES (?, ?)", [row for row in key_rows if row[1]])
-            conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", label_rows)
+            conn.executemany(_INSERT_LABELS, label_rows)
         return len(latest) - len(known), len(known) + repeats
 
     def _watchlist_labels(self, narratives: list[str], tags: list[str], matches: list[TagMatch]) -> set[int]:
@@ -379,17 +376,17 @@ class SQLiteStore(Store):
 
     def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:
         with self._writing() as conn:
-            row = conn.execute("SELECT p.pk, p.published, d.doc FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id = ?", (post_id,)).fetchone()
+            row = conn.execute(f"SELECT d.doc, {_LABELLED_COLUMNS.format(pk='p.pk')} FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id = ?", (post_id,)).fetchone()
             if row is None:
                 return False
-            pk, published, doc = row
+            doc, *columns = row
+            pk = columns[1]
             data = json.loads(doc)
             data.update(tags=list(tags), narratives=list(narratives), matches=[m.model_dump(mode="json") for m in matches])
             conn.execute("UPDATE post_docs SET doc = ? WHERE pk = ?", (json.dumps(data, ensure_ascii=False), pk))
             watchlist_kinds = (_KIND["narrative"], _KIND["tag"], _KIND["term"])
             conn.execute("DELETE FROM post_labels WHERE post = ? AND label IN (SELECT id FROM labels WHERE kind IN (?, ?, ?))", (pk, *watchlist_kinds))
-            rows = [(lid, published, pk) for lid in self._watchlist_labels(narratives, tags, matches)]
-            conn.executemany("INSERT INTO post_labels (label, published, post) VALUES (?, ?, ?)", rows)
+            conn.executemany(_INSERT_LABELS, [(lid, *columns) for lid in self._watchlist_labels(narratives, tags, matches)])
         return True
 
     def delete_posts(self, before: datetime) -> int:

@@ -305,7 +305,7 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     line = None
     for part in loc:
         if isinstance(node, yaml.MappingNode):
@@ -343,7 +343,7 @@ def format_validation_error(path: Path, error: ValidationError, data: Any, node:
     errors = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     key, real = _key_path(tuple(first["loc"]), data)
-    line = _line_of(node, real)
+    line = line_of(node, real)
     where = f"{path}:{line}" if line else str(path)
     kind = first["type"]
     if kind == "extra_forbidden":

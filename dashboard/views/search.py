@@ -74,19 +74,18 @@ query = PostQuery(
     limit=PAGE_SIZE,
 )
 
-scope = queries.coverage(vigie.store, vigie.store_key, query)
+paging = f"search-page-{queries.digest(query)}"
+result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (st.session_state.get(paging, 1) - 1) * PAGE_SIZE}))
+total = result.total
+scope = queries.coverage(vigie.store, vigie.store_key, query) if query.text else total
 if query.sources:
     origin = "from " + ", ".join(sorted(query.sources))
 else:
     watched = sorted(s.id for s in vigie.config.sources if not query.platforms or s.platform in query.platforms)
     origin = f"from the {len(watched)} watched source(s)" + (f" ({', '.join(watched[:6])}{f' and {len(watched) - 6} more' if len(watched) > 6 else ''})" if watched else "")
     origin += f" on {', '.join(query.platforms)}" if query.platforms else ""
-span = f"; the oldest is from {local_time(scope.first, vigie.zone)}, the newest from {local_time(scope.last, vigie.zone)}." if scope.first else "."
-st.caption(md(f"Searching {scope.total:,} posts {origin}, published {local_time(since, vigie.zone)} to {local_time(until, vigie.zone)}{span}"))
+st.caption(md(f"Searching {scope:,} posts {origin}, published from {local_time(since, vigie.zone)} to {local_time(until, vigie.zone)}."))
 
-paging = f"search-page-{queries.digest(query)}"
-result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (st.session_state.get(paging, 1) - 1) * PAGE_SIZE}))
-total = result.total
 st.markdown(f"**{total:,} matching post(s)**")
 if total > PAGE_SIZE:
     st.pagination(-(-total // PAGE_SIZE), key=paging)
