@@ -231,7 +231,7 @@ def _overdispersion(values: Sequence[float], expected: Sequence[float], span: in
     miss: a busy day lifts every hour of it.
     """
     guesses = []
-    for end in range(len(values), span - 1, -span):
+    for end in range(len(values), span - 1, -1):
         observed, mean = sum(values[end - span : end]), sum(expected[end - span : end])
         guesses.append(((observed - mean) ** 2 / (_NORMAL_MEDIAN_SQUARE * mean) - 1) / mean)
     return min(max(median(guesses), 0.0), limit) if guesses else 0.0

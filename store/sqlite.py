@@ -60,6 +60,7 @@ _UPSERT_DOC = """
     INSERT INTO post_docs (pk, title, text, doc) VALUES (?, ?, ?, ?)
     ON CONFLICT (pk) DO UPDATE SET title = excluded.title, text = excluded.text, doc = excluded.doc
 """
+_POST_COLUMNS = "p.first_seen, d.title, d.text, d.doc"
 _INSERT_LABELS = f"INSERT INTO post_labels (label, {_LABELLED_COLUMNS.format(pk='post')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -132,7 +133,8 @@ def highlight_spans(text: str, phrases: list[tuple[str, ...]]) -> list[tuple[int
 
 
 def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (triggers hold `;` inside BEGIN ... END)."""
+    """Split a migration into statements, so that it runs inside the store's own transaction (`executescript`
+    would commit first); `complete_statement` knows that a trigger's `;` belong to it."""
     pending = ""
     for line in script.splitlines(keepends=True):
         pending += line
@@ -403,41 +405,65 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ posts: reading
 
-    def _where(self, query: PostQuery, phrases: list[tuple[str, ...]], *, text: bool = True) -> tuple[str, list[Any]]:
-        """SQL condition on `posts p` (and its parameters) for the query's filters."""
+    def _where(self, query: PostQuery, phrases: list[tuple[str, ...]], *, alias: str = "p", text: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition (and its parameters) for the query's filters, on `posts p` or on `post_labels g`, which
+        repeats the columns filtered on."""
+        post = f"{alias}.pk" if alias == "p" else f"{alias}.post"
         clauses: list[str] = []
         params: list[Any] = []
         period: list[str] = []
         if query.since is not None:
-            clauses.append("p.published >= ?")
+            clauses.append(f"{alias}.published >= ?")
             period.append("published >= ?")
             params.append(_us(query.since))
         if query.until is not None:
-            clauses.append("p.published < ?")
+            clauses.append(f"{alias}.published < ?")
             period.append("published < ?")
             params.append(_us(query.until))
         window = params[:]
         for field, values in (("platform", query.platforms), ("source", query.sources), ("language", query.languages)):
             if values:
                 labels = self._find_labels(field, values)
-                clauses.append(f"p.{field} IN ({_marks(labels)})")
+                clauses.append(f"{alias}.{field} IN ({_marks(labels)})")
                 params += labels
         if query.authors:
             labels = self._find_labels("author", query.authors)
-            clauses.append(f"(p.author IN ({_marks(labels)}) OR p.author_id IN ({_marks(labels)}))")
+            clauses.append(f"({alias}.author IN ({_marks(labels)}) OR {alias}.author_id IN ({_marks(labels)}))")
             params += labels + labels
         for field, values in (("narrative", query.narratives), ("tag", query.tags), ("term", query.terms), ("hashtag", query.hashtags)):
             if values:
                 labels = self._find_labels(field, values)
-                clauses.append(f"p.pk IN (SELECT post FROM post_labels WHERE {' AND '.join([f'label IN ({_marks(labels)})', *period])})")
+                clauses.append(f"{post} IN (SELECT post FROM post_labels WHERE {' AND '.join([f'label IN ({_marks(labels)})', *period])})")
                 params += labels + window
         if query.cluster_id is not None:
-            clauses.append("p.cluster = ?")
+            clauses.append("p.cluster = ?" if alias == "p" else f"{post} IN (SELECT pk FROM posts WHERE cluster = ?)")
             params.append(query.cluster_id)
         if text and phrases:
-            clauses.append("p.pk IN (SELECT rowid FROM post_fts WHERE post_fts MATCH ?)")
+            clauses.append(f"{post} IN (SELECT rowid FROM post_fts WHERE post_fts MATCH ?)")
             params.append(_fts_expression(phrases))
         return " AND ".join(clauses) or "1", params
+
+    def _page(self, conn: sqlite3.Connection, query: PostQuery, phrases: list[tuple[str, ...]], limit: int, offset: int = 0, after: Sequence[Any] = ()) -> list[tuple[Any, int]]:
+        """(sort key, pk) of the posts in `query.sort` order, past the keyset position `after` if given.
+
+        Only narrow rows are sorted; the documents of the page are read afterwards."""
+        if query.sort == "relevance" and phrases:
+            where, params = self._where(query, phrases, text=False)
+            score = "bm25(post_fts, 2.0, 1.0)"
+            keyset = f"AND ({score}, p.pk) > (?, ?)" if after else ""
+            sql = f"SELECT {score}, p.pk FROM post_fts JOIN posts p ON p.pk = post_fts.rowid WHERE post_fts MATCH ? AND {where} {keyset} ORDER BY 1, 2"
+            params = [_fts_expression(phrases), *params]
+        else:
+            where, params = self._where(query, phrases)
+            direction, operator = ("ASC", ">") if query.sort == "oldest" else ("DESC", "<")
+            keyset = f"AND (p.published, p.pk) {operator} (?, ?)" if after else ""
+            sql = f"SELECT p.published, p.pk FROM posts p WHERE {where} {keyset} ORDER BY p.published {direction}, p.pk {direction}"
+        return conn.execute(f"{sql} LIMIT ? OFFSET ?", [*params, *after, limit, offset]).fetchall()
+
+    def _load(self, conn: sqlite3.Connection, pks: list[int]) -> list[Post]:
+        rows = conn.execute(f"SELECT p.pk, {_POST_COLUMNS} FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.pk IN ({_marks(pks)})", pks)
+        posts = {row[0]: self._post(*row[1:]) for row in rows}
+        return [posts[pk] for pk in pks]
 
     @staticmethod
     def _post(first_seen: int, title: str | None, text: str, doc: str) -> Post:
@@ -450,41 +476,15 @@ class SQLiteStore(Store):
             row = conn.execute(f"SELECT {_POST_COLUMNS} FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id = ?", (post_id,)).fetchone()
         return self._post(*row) if row else None
 
-    def _page_sql(self, query: PostQuery, phrases: list[tuple[str, ...]], where: str, after: bool) -> str:
-        """Posts in `query.sort` order; with `after`, only those past a (sort key, pk) keyset position."""
-        if query.sort == "relevance" and phrases:
-            score = "bm25(post_fts, 2.0, 1.0)"
-            keyset = f"AND ({score}, p.pk) > (?, ?)" if after else ""
-            return (
-                f"SELECT {score}, p.pk, {_POST_COLUMNS} FROM post_fts JOIN posts p ON p.pk = post_fts.rowid "
-                f"JOIN post_docs d ON d.pk = p.pk WHERE post_fts MATCH ? AND {where} {keyset} ORDER BY {score}, p.pk"
-            )
-        direction, operator = ("ASC", ">") if query.sort == "oldest" else ("DESC", "<")
-        keyset = f"AND (p.published, p.pk) {operator} (?, ?)" if after else ""
-        return (
-            f"SELECT p.published, p.pk, {_POST_COLUMNS} FROM posts p JOIN post_docs d ON d.pk = p.pk "
-            f"WHERE {where} {keyset} ORDER BY p.published {direction}, p.pk {direction}"
-        )
-
-    def _page_params(self, query: PostQuery, phrases: list[tuple[str, ...]], params: list[Any]) -> list[Any]:
-        return [_fts_expression(phrases), *params] if query.sort == "relevance" and phrases else params
-
     def search(self, query: PostQuery) -> SearchResult:
         phrases = query_phrases(query.text)
+        posts: list[Post] = []
         with self._reading() as conn:
             where, params = self._where(query, phrases)
             total = conn.execute(f"SELECT count(*) FROM posts p WHERE {where}", params).fetchone()[0]
-            rows: list[tuple[Any, ...]] = []
             if query.limit and total > query.offset:
-                ranked = query.sort == "relevance" and phrases
-                page_where, page_params = self._where(query, phrases, text=not ranked)
-                sql = self._page_sql(query, phrases, page_where, after=False) + " LIMIT ? OFFSET ?"
-                rows = conn.execute(sql, [*self._page_params(query, phrases, page_params), query.limit, query.offset]).fetchall()
-        hits = []
-        for row in rows:
-            post = self._post(*row[2:])
-            hits.append(SearchHit(post=post, highlights=highlight_spans(post.text, phrases)))
-        return SearchResult(total=total, hits=hits)
+                posts = self._load(conn, [pk for _, pk in self._page(conn, query, phrases, query.limit, query.offset)])
+        return SearchResult(total=total, hits=[SearchHit(post=post, highlights=highlight_spans(post.text, phrases)) for post in posts])
 
     def count_posts(self, query: PostQuery) -> int:
         with self._reading() as conn:
@@ -493,49 +493,50 @@ class SQLiteStore(Store):
 
     def iter_posts(self, query: PostQuery, batch_size: int = 1000) -> Iterator[Post]:
         phrases = query_phrases(query.text)
-        ranked = query.sort == "relevance" and bool(phrases)
-        position: tuple[Any, Any] | None = None
+        position: tuple[Any, ...] = ()
         while True:
             with self._reading() as conn:
-                where, params = self._where(query, phrases, text=not ranked)
-                sql = self._page_sql(query, phrases, where, after=position is not None) + " LIMIT ?"
-                keyset = list(position) if position else []
-                rows = conn.execute(sql, [*self._page_params(query, phrases, params), *keyset, batch_size]).fetchall()
-            for row in rows:
-                yield self._post(*row[2:])
-            if len(rows) < batch_size:
+                page = self._page(conn, query, phrases, batch_size, after=position)
+                posts = self._load(conn, [pk for _, pk in page]) if page else []
+            yield from posts
+            if len(page) < batch_size:
                 return
-            position = (rows[-1][0], rows[-1][1])
+            position = page[-1]
 
     # ------------------------------------------------------------ posts: aggregates
 
-    def _group_join(self, field: str) -> tuple[str, str]:
-        """FROM-clause addition and key expression that give each post its value(s) of `field`."""
+    def _grouping(self, field: str | None) -> tuple[str, str, list[Any]]:
+        """Table to count in (`posts p`, or `post_labels g` for a multi-valued field), the key expression, and the
+        condition that keeps the rows that have a value of `field`."""
+        if field is None:
+            return "p", "NULL", []
         if field in _COLUMN_FIELDS:
-            return "", f"p.{field}"
-        return f"JOIN post_labels g ON g.post = p.pk JOIN labels l ON l.id = g.label AND l.kind = {_KIND[field]}", "g.label"
+            return "p", f"p.{field}", []
+        return "g", "g.label", [_KIND[field]]
+
+    def _aggregate(self, conn: sqlite3.Connection, query: PostQuery, field: str | None, select: str, group_by: str) -> list[tuple[Any, ...]]:
+        alias, key, kind = self._grouping(field)
+        where, params = self._where(query, query_phrases(query.text), alias=alias)
+        table = "posts p" if alias == "p" else "post_labels g"
+        if kind:
+            where += " AND g.label IN (SELECT id FROM labels WHERE kind = ?)"
+        elif field:
+            where += f" AND {key} IS NOT NULL"
+        sql = f"SELECT {select.format(key=key, t=alias)} FROM {table} WHERE {where} GROUP BY {group_by}"
+        return conn.execute(sql, [*params, *kind]).fetchall()
 
     def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None) -> list[BucketCount]:
         width = _BUCKET_WIDTH[interval]
-        join, key = self._group_join(group_by) if group_by else ("", "NULL")
+        select = f"{{t}}.published / {width} AS bucket, {{key}} AS k, count(*), count(DISTINCT {{t}}.author), count(DISTINCT {{t}}.source)"
         with self._reading() as conn:
-            where, params = self._where(query, query_phrases(query.text))
-            if group_by:
-                where += f" AND {key} IS NOT NULL"
-            rows = conn.execute(
-                f"SELECT p.published / {width} AS bucket, {key} AS k, count(*), count(DISTINCT p.author), count(DISTINCT p.source) "
-                f"FROM posts p {join} WHERE {where} GROUP BY bucket, k",
-                params,
-            ).fetchall()
+            rows = self._aggregate(conn, query, group_by, select, "bucket, k")
             values = self._label_values(row[1] for row in rows) if group_by else {}
         counts = [BucketCount(start=_datetime(bucket * width), key=values.get(k), posts=n, authors=a, sources=s) for bucket, k, n, a, s in rows]
         return sorted(counts, key=lambda c: (c.start, c.key or ""))
 
     def top_terms(self, query: PostQuery, field: TopField, limit: int = 10) -> list[TermCount]:
-        join, key = self._group_join(field)
         with self._reading() as conn:
-            where, params = self._where(query, query_phrases(query.text))
-            rows = conn.execute(f"SELECT {key} AS k, count(*) FROM posts p {join} WHERE {where} AND {key} IS NOT NULL GROUP BY k", params).fetchall()
+            rows = self._aggregate(conn, query, field, "{key} AS k, count(*)", "k")
             values = self._label_values(row[0] for row in rows)
         terms = sorted((TermCount(value=values[k], count=n) for k, n in rows), key=lambda t: (-t.count, t.value))
         return terms[:limit]

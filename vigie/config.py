@@ -202,10 +202,16 @@ class EnrichSettings(_Section):
 
 
 class AlertSettings(_Section):
-    check_every: Duration = Field(timedelta(minutes=5))
+    check_every: Duration = Field(timedelta(minutes=5), description="How often the scheduler runs a detection cycle (`vigie alerts check`).")
     digest_time: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Local time (dashboard.timezone) of the daily digest.")
     webhook_url: str | None = Field(None, description="Mattermost/Slack-compatible incoming webhook; VIGIE_WEBHOOK_URL overrides it.")
-    outbox_dir: str = Field("outbox", description="Under the data dir: a copy of each sent email (.eml).")
+    outbox_dir: str = Field("outbox", description="Under the data dir: a copy of each sent email (.eml); with no VIGIE_SMTP_HOST, the only copy.")
+    cooldown: Duration = Field(timedelta(hours=6), description="An alert whose surge has not been seen for this long is resolved; the same surge seen again within it updates the alert instead of opening a new one.")
+    renotify_growth: float = Field(2.0, gt=1, description="An open alert notifies again only when its ratio reaches this multiple of the ratio last notified.")
+    lateness: Duration = Field(timedelta(hours=3), description="Posts may be collected this long after they are published: each cycle re-counts and re-checks this last stretch.")
+    retry_delay: Duration = Field(timedelta(minutes=1), description="First wait before a failed email or webhook is retried; it doubles at each failure.")
+    max_retry_delay: Duration = Field(timedelta(hours=1), description="Longest wait between retries; messages are retried until they go out.")
+    trends_file: str = Field("trends.json", description="Under the data dir: the trend series cache (rebuilt from the store if deleted).")
 
 
 class DashboardSettings(_Section):

@@ -1,0 +1,222 @@
+"""Alert and digest emails: a plain-text part and an HTML part saying what surged, by how much against what
+baseline, since when, where, with sample posts and links to the dashboard.
+
+Scraped text is hostile: every value that comes from a post or a platform is escaped with `html.escape` in the HTML
+part, links are made only of http(s) URLs, and headers get single-line, length-capped text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from vigie.config import Settings
+from vigie.models import Alert, OutboxMessage, Post
+
+SAMPLE_CHARS = 300
+SUBJECT_CHARS = 160
+_KIND_TITLES = {"spike": "Spike", "emerging": "Emerging", "source_silent": "Source silent"}
+_DASHBOARD_PAGES = {"narrative": "narrative", "term": "search", "hashtag": "search", "search": "search", "source": "sources"}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """One line of an email: a label and a value, plus an optional link, rendered as text or as escaped HTML."""
+
+    label: str
+    value: str
+    link: str | None = None
+
+
+def one_line(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """Text safe for a header: control characters and line breaks become spaces, long text is cut."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL if it is plain http(s), else None: a post's link is never trusted to be one."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def dashboard_links(alert: Alert, settings: Settings) -> list[_Line]:
+    base = settings.dashboard.public_url.rstrip("/")
+    page = _DASHBOARD_PAGES[alert.subject_type]
+    key = "q" if page == "search" and alert.subject_type != "search" else alert.subject_type
+    subject = f"#{alert.subject}" if alert.subject_type == "hashtag" else alert.subject
+    return [
+        _Line("Alert", "open in the dashboard", f"{base}/alerts?alert={quote(alert.id, safe='')}"),
+        _Line("Trend", f"{alert.subject_type} {subject}", f"{base}/{page}?{key}={quote(subject, safe='')}"),
+    ]
+
+
+def subject_name(alert: Alert) -> str:
+    if alert.subject_type == "hashtag":
+        return f"hashtag #{alert.subject}"
+    if alert.subject_type == "search":
+        return f"saved search {alert.subject}"
+    return f"{alert.subject_type} {alert.subject}"
+
+
+def _when(value: datetime | str | None, zone: ZoneInfo) -> str:
+    if value is None:
+        return "unknown"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(zone):%d %b %Y %H:%M %Z} ({moment.astimezone(ZoneInfo('UTC')):%H:%M} UTC)"
+
+
+def _top(values: Sequence[Mapping[str, object]]) -> str:
+    return ", ".join(f"{item['value']} ({item['count']})" for item in values) or "none recorded"
+
+
+def headline(alert: Alert) -> str:
+    """One line saying what happened, for subjects, digests and webhooks."""
+    evidence = alert.evidence
+    if alert.kind == "source_silent":
+        if evidence.get("reason") == "failing":
+            return f"source {alert.subject} failed its last {evidence.get('failed_runs')} runs"
+        return f"source {alert.subject} has published nothing for {evidence.get('silent_for', 'a while')}"
+    if alert.kind == "emerging":
+        return f"{subject_name(alert)} emerging: {alert.count} posts in {evidence.get('current_window')}, {evidence.get('baseline_count', 0)} in the {evidence.get('baseline_window')} before"
+    return f"{subject_name(alert)}: {alert.count} posts in {evidence.get('span_label', 'one bucket')}, {alert.ratio:.1f}x the {alert.baseline:.1f} expected"
+
+
+def _facts(alert: Alert, zone: ZoneInfo) -> list[_Line]:
+    evidence = alert.evidence
+    lines = [_Line("What", f"{_KIND_TITLES[alert.kind]}: {subject_name(alert)} (rule {evidence.get('rule_label', alert.rule_id)})")]
+    if alert.kind == "spike":
+        lines += [
+            _Line("How much", f"{alert.count} posts, {alert.ratio:.1f} times the {alert.baseline:.1f} expected from the last {evidence.get('baseline_window')} at this time of day"),
+            _Line("Authors", f"{evidence.get('authors')} distinct in one bucket ({evidence.get('expected_authors', 0):.1f} expected over the window)"),
+            _Line("Window", f"{_when(evidence.get('window_start'), zone)} to {_when(evidence.get('window_end'), zone)}"),
+        ]
+    elif alert.kind == "emerging":
+        lines += [
+            _Line("How much", f"{alert.count} posts in the last {evidence.get('current_window')}; {evidence.get('baseline_count', 0)} in the {evidence.get('baseline_window')} before, where {alert.baseline:.2f} would be expected now ({alert.ratio:.0f}x)"),
+            _Line("Authors", f"{evidence.get('authors')} distinct"),
+        ]
+    else:
+        lines.append(_Line("Why", headline(alert)))
+        if evidence.get("last_post_at"):
+            lines.append(_Line("Last post", _when(evidence.get("last_post_at"), zone)))
+        if evidence.get("usual_daily_posts") is not None:
+            lines.append(_Line("Usually", f"{evidence['usual_daily_posts']:.1f} posts a day"))
+        if evidence.get("last_error"):
+            lines.append(_Line("Last error", str(evidence["last_error"])))
+    lines.append(_Line("Since", _when(alert.bucket_start or alert.opened_at, zone)))
+    lines.append(_Line("Score", f"{alert.score:.1f} (-log10 of the probability of so many by chance)"))
+    if alert.kind != "source_silent":
+        lines += [_Line("Where", _top(evidence.get("top_sources", []))), _Line("Who", _top(evidence.get("top_authors", [])))]
+    return lines
+
+
+def _sample_text(post: Post) -> str:
+    body = " ".join(((post.title or "") + " " + post.text).split())
+    return body if len(body) <= SAMPLE_CHARS else body[: SAMPLE_CHARS - 1] + "…"
+
+
+def _sample_origin(post: Post, zone: ZoneInfo) -> str:
+    author = post.author.handle or post.author.name or post.author.id or "unknown author"
+    return f"{post.source_id} · {author} · {_when(post.published_at, zone)}"
+
+
+def _as_text(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: ZoneInfo) -> str:
+    out = [title, "=" * len(title), ""]
+    out += [f"{line.label}: {line.value}" + (f" <{line.link}>" if line.link else "") for line in lines]
+    if samples:
+        out += ["", "Sample posts", "------------"]
+        for n, post in enumerate(samples, 1):
+            out += [f"{n}. {_sample_origin(post, zone)}", f"   {_sample_text(post)}"]
+            if link := safe_link(post.url):
+                out.append(f"   {link}")
+    out += ["", "Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page."]
+    return "\n".join(out) + "\n"
+
+
+def _html_line(line: _Line) -> str:
+    value = html.escape(line.value)
+    if line.link:
+        value = f'<a href="{html.escape(line.link, quote=True)}">{value}</a>'
+    return f"<tr><th align=\"left\" valign=\"top\">{html.escape(line.label)}</th><td>{value}</td></tr>"
+
+
+def _as_html(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: ZoneInfo) -> str:
+    parts = [f"<html><body><h2>{html.escape(title)}</h2><table>", *(_html_line(line) for line in lines), "</table>"]
+    if samples:
+        parts.append("<h3>Sample posts</h3><ol>")
+        for post in samples:
+            link = safe_link(post.url)
+            origin = html.escape(_sample_origin(post, zone))
+            if link:
+                origin = f'<a href="{html.escape(link, quote=True)}">{origin}</a>'
+            parts.append(f"<li><small>{origin}</small><br><blockquote>{html.escape(_sample_text(post))}</blockquote></li>")
+        parts.append("</ol>")
+    parts.append("<p><small>Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page.</small></p></body></html>")
+    return "\n".join(parts)
+
+
+def alert_email(alert: Alert, samples: Sequence[Post], settings: Settings) -> Rendered:
+    zone = ZoneInfo(settings.dashboard.timezone)
+    lines = [*_facts(alert, zone), *dashboard_links(alert, settings)]
+    title = f"Vigie alert: {headline(alert)}"
+    return Rendered(
+        subject=one_line(f"[Vigie] {_KIND_TITLES[alert.kind]}: {headline(alert)}"),
+        text=_as_text(title, lines, samples, zone),
+        html=_as_html(title, lines, samples, zone),
+    )
+
+
+def digest_email(alerts: Sequence[Alert], period_start: datetime, period_end: datetime, settings: Settings) -> Rendered:
+    """One message for the alerts of a day, newest first, each with its key facts and dashboard link."""
+    zone = ZoneInfo(settings.dashboard.timezone)
+    title = f"Vigie digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''} from {_when(period_start, zone)} to {_when(period_end, zone)}"
+    text = [title, "=" * len(title), ""]
+    parts = [f"<html><body><h2>{html.escape(title)}</h2>"]
+    for alert in alerts:
+        name = f"{_KIND_TITLES[alert.kind]} ({alert.state}): {headline(alert)}"
+        facts = [line for line in _facts(alert, zone) if line.label in ("Since", "Where", "How much", "Why")]
+        links = dashboard_links(alert, settings)[:1]
+        text += [f"* {name}", *(f"  {line.label}: {line.value}" for line in facts), f"  Dashboard: {links[0].link}", ""]
+        parts += [f"<h3>{html.escape(name)}</h3><table>", *(_html_line(line) for line in [*facts, *links]), "</table>"]
+    text.append("Vigie: sent because you subscribed to the daily digest; change it in the dashboard's Subscriptions page.")
+    parts.append("<p><small>Vigie: sent because you subscribed to the daily digest.</small></p></body></html>")
+    return Rendered(subject=one_line(f"[Vigie] Daily digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"), text="\n".join(text) + "\n", html="\n".join(parts))
+
+
+def test_email(settings: Settings, now: datetime) -> Rendered:
+    zone = ZoneInfo(settings.dashboard.timezone)
+    text = f"This is a test message from Vigie, sent {_when(now, zone)}.\nIf you can read it, alert emails reach you.\nDashboard: {settings.dashboard.public_url}\n"
+    body = f"<html><body><p>This is a test message from Vigie, sent {html.escape(_when(now, zone))}.</p><p>If you can read it, alert emails reach you.</p><p><a href=\"{html.escape(settings.dashboard.public_url, quote=True)}\">Dashboard</a></p></body></html>"
+    return Rendered(subject="[Vigie] Test message", text=text, html=body)
+
+
+def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
+    """The outbox message as a multipart/alternative email; its Message-ID derives from the outbox id."""
+    email = EmailMessage()
+    email["From"] = sender
+    email["To"] = message.recipient
+    email["Subject"] = one_line(message.subject)
+    email["Date"] = format_datetime(message.created_at)
+    domain = sender.rpartition("@")[2].strip("> ") or "vigie.invalid"
+    email["Message-ID"] = f"<{hashlib.sha256(message.id.encode()).hexdigest()[:32]}@{domain}>"
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
