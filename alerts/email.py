@@ -104,7 +104,7 @@ def _facts(alert: Alert, zone: ZoneInfo) -> list[_Line]:
     if alert.kind == "spike":
         lines += [
             _Line("How much", f"{alert.count} posts, {alert.ratio:.1f} times the {alert.baseline:.1f} expected from the last {evidence.get('baseline_window')} at this time of day"),
-            _Line("Authors", f"{evidence.get('authors')} distinct in one bucket ({evidence.get('expected_authors', 0):.1f} expected over the window)"),
+            _Line("Authors", f"{evidence.get('authors')} distinct in the busiest {evidence.get('interval', 'hour')}, about {evidence.get('expected_authors_per_bucket', 0):.1f} expected"),
             _Line("Window", f"{_when(evidence.get('window_start'), zone)} to {_when(evidence.get('window_end'), zone)}"),
         ]
     elif alert.kind == "emerging":

@@ -105,6 +105,15 @@ class Transport:
 
     def send(self, message: OutboxMessage) -> str:
         """Deliver one message; returns where it went, raises DeliveryError."""
+        try:
+            return self._deliver(message)
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            raise DeliveryError(f"SMTP server disconnected: {one_line(str(exc), 200)}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"{type(exc).__name__}: {one_line(str(exc), 200)}") from None
+
+    def _deliver(self, message: OutboxMessage) -> str:
         if message.channel == "webhook":
             return self._post(message)
         if self.smtp_settings.host is None:
@@ -170,7 +179,7 @@ def deliver_due(config: Config, store: Store, now: datetime | None = None) -> De
             for message in batch:
                 seen.add(message.id)
                 try:
-                    where = _send(transport, message)
+                    where = transport.send(message)
                 except DeliveryError as exc:
                     store.mark_failed(message.id, str(exc), retry_at(config, message, now))
                     report.failed += 1
@@ -182,12 +191,3 @@ def deliver_due(config: Config, store: Store, now: datetime | None = None) -> De
                 log.info("outbox: %s %s", message.id, where)
     return report
 
-
-def _send(transport: Transport, message: OutboxMessage) -> str:
-    try:
-        return transport.send(message)
-    except smtplib.SMTPServerDisconnected as exc:
-        transport.close()
-        raise DeliveryError(f"SMTP server disconnected: {one_line(str(exc), 200)}") from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {one_line(str(exc), 200)}") from None

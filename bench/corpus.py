@@ -20,7 +20,7 @@ from itertools import accumulate
 from html import unescape
 from pathlib import Path
 
-from vigie.models import Author, Engagement, Post, TagMatch
+from vigie.models import Author, Engagement, Post, TagMatch, normalise_text
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
 DEFAULT_END = datetime(2024, 6, 1, tzinfo=UTC)
@@ -169,6 +169,7 @@ def generate_posts(n: int, *, seed: int = 0, end: datetime = DEFAULT_END, days: 
             sentences = texts[f"lang:{language}"]
             text = " ".join(rng.choice(sentences) for _ in range(rng.randint(1, 3)))
 
+        text = normalise_text(text)  # as Post will store it, so that match spans point at the term
         post_narratives, matches, tags = [], [], list(source.tags)
         if rng.random() < 0.3:
             for narrative in dict.fromkeys(rng.choices(narratives, cum_weights=narrative_weights, k=1 if rng.random() < 0.8 else 2)):

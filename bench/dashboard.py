@@ -34,6 +34,7 @@ from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402
 from store.base import PostQuery, Store  # noqa: E402
 from store.sqlite import SQLiteStore  # noqa: E402
+from vigie.config import load_config  # noqa: E402
 from vigie.models import Alert, CrawlError, CrawlRun, Subscription  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -71,7 +72,7 @@ def build(path: Path, size: int) -> None:
                 Alert(
                     id=f"bench-{index}", rule_id="spike-narratives", kind="spike", subject_type="narrative", subject=narratives[index % len(narratives)],
                     state=("open", "acknowledged", "resolved")[index % 3], opened_at=opened, updated_at=opened, count=40, baseline=8.0, ratio=5.0, score=9.0,
-                    evidence={"top_sources": [[sources[0].value, 12]], "top_authors": [["user1", 3]], "sample_post_ids": sample},
+                    evidence={"top_sources": [{"value": sources[0].value, "count": 12}], "top_authors": [{"value": "user1", "count": 3}], "sample_post_ids": sample},
                 )
             )  # fmt: skip
         for index in range(20):
@@ -83,6 +84,7 @@ def build(path: Path, size: int) -> None:
 def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
     """Each page's queries, as the page calls them on a cache miss, for the corpus's most common narrative (30 days),
     a text search and a filtered one (30 days each)."""
+    config = load_config(ROOT / "config", OUT)
     sources = tuple((term.value, term.value.split("-")[0], 3600.0) for term in store.top_terms(PostQuery(limit=0), "source", limit=10_000))
     narrative = store.top_terms(PostQuery(limit=0), "narrative", limit=1)[0].value
     week, month = (NOW - timedelta(days=7), NOW), (NOW - timedelta(days=30), NOW)
@@ -112,8 +114,10 @@ def page_queries(store: Store, key: str) -> dict[str, Callable[[], object]]:
         queries.posts_per_day(store, key, NOW)
 
     def subscriptions_page() -> None:
-        queries.subscriptions(store, key)
-        queries.rule_choices(store, key, str(ROOT / "config"))
+        alerts_file = queries.alert_rules(config, str(config.config_dir))
+        stored = queries.stored_subscriptions(store, key)
+        queries.subscribers(alerts_file, stored)
+        queries.rule_choices(alerts_file, queries.saved_searches(store, key), stored)
 
     return {
         "overview": overview,

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from email.utils import parseaddr
 from typing import Any, Literal
+
+import yaml
 
 from dashboard import queries
 from store.base import PostQuery, Store
@@ -52,12 +55,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
 
 
-def save_subscription(store: Store, subscription_id: str | None, email: str, rules: list[str], mode: Literal["immediate", "digest"]) -> Subscription:
-    """Create or replace a subscription; the id is kept when editing, derived from the address when new."""
+def save_subscription(
+    store: Store, subscription_id: str | None, email: str, rules: list[str], mode: Literal["immediate", "digest"], taken: Iterable[Subscription] = ()
+) -> Subscription:
+    """Create or replace a subscription; the id is kept when editing, and a new one gets an id no other (`taken`) has."""
     email = check_email(email)
     if not rules:
         raise InvalidInput("choose at least one rule (or all rules)")
-    known = {sub.id: sub for sub in store.list_subscriptions()}
+    known = {sub.id: sub for sub in [*taken, *store.list_subscriptions()]}
     if subscription_id is None:
         base = slug(email) or "subscription"
         subscription_id = base if base not in known else next(f"{base}-{n}" for n in range(2, len(known) + 3) if f"{base}-{n}" not in known)
@@ -70,13 +75,13 @@ def save_subscription(store: Store, subscription_id: str | None, email: str, rul
         created_at=previous.created_at if previous else utcnow(),
     )
     store.save_subscription(subscription)
-    _forget(queries.subscriptions, queries.rule_choices)
+    _forget(queries.stored_subscriptions)
     return subscription
 
 
 def delete_subscription(store: Store, subscription_id: str) -> bool:
     deleted = store.delete_subscription(subscription_id)
-    _forget(queries.subscriptions, queries.rule_choices)
+    _forget(queries.stored_subscriptions)
     return deleted
 
 
@@ -89,13 +94,19 @@ def save_search(store: Store, name: str, query: PostQuery) -> SavedSearch:
         raise InvalidInput("a saved search needs words or at least one filter")
     saved = SavedSearch(id=slug(name) or "search", name=name, query=query.model_dump(mode="json", exclude={"since", "until", "limit", "offset"}, exclude_defaults=True))
     store.save_search(saved)
-    _forget(queries.saved_searches, queries.rule_choices)
+    _forget(queries.saved_searches)
     return saved
+
+
+def search_rule_yaml(rule_id: str, saved: SavedSearch) -> str:
+    """The alerts.yaml entry of a spike rule on a saved search, ready to paste."""
+    rule = {"id": rule_id, "name": saved.name, "kind": "spike", "watch": {"search": saved.id}}
+    return yaml.safe_dump([rule], allow_unicode=True, sort_keys=False)
 
 
 def delete_search(store: Store, search_id: str) -> bool:
     deleted = store.delete_search(search_id)
-    _forget(queries.saved_searches, queries.rule_choices)
+    _forget(queries.saved_searches)
     return deleted
 
 

@@ -12,12 +12,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import streamlit as st
 
+from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
+from vigie.config import Config
 from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription
 
 CACHE_TTL = timedelta(seconds=60)
@@ -289,25 +292,54 @@ def _problem(run: CrawlRun | None, every: float, now: datetime) -> str | None:
     return None
 
 
-@cache
-def subscriptions(_store: Store, store_key: str) -> list[Subscription]:
-    return sorted(_store.list_subscriptions(), key=lambda sub: (sub.email, sub.id))
-
-
-SEARCH_RULE_PREFIX = "search:"
-
-
-def search_rule_id(search_id: str) -> str:
-    """The alert rule that watches a saved search: what a subscription to that search names."""
-    return f"{SEARCH_RULE_PREFIX}{search_id}"
+@dataclass(frozen=True)
+class Subscriber:
+    subscription: Subscription
+    origin: Literal["dashboard", "alerts.yaml", "dashboard, over alerts.yaml"]
+    """Where it is kept: the dashboard's copy (in the store) wins over an alerts.yaml entry with the same id."""
 
 
 @cache
-def rule_choices(_store: Store, store_key: str, config_dir: str) -> dict[str, str]:
-    """Rule id → what it watches: every rule, those subscriptions already name, and one per saved search."""
+def alert_rules(_config: Config, config_dir: str) -> AlertsFile:
+    """The rules and subscriptions of config/alerts.yaml, as the alert cycle reads them."""
+    return load_alerts(_config)
+
+
+def search_rule_id(saved_id: str, rules: list[Any]) -> str:
+    """The rule that alerts on a saved search: the alerts.yaml rule watching it, else the id such a rule should take."""
+    watching = next((rule.id for rule in rules if isinstance(rule, SpikeRule) and rule.watch.search == saved_id), None)
+    return watching or f"search-{saved_id}"
+
+
+def _watches(rule: Any) -> str:
+    if isinstance(rule, SpikeRule):
+        return f"spike in {rule.watch.subject_type} {rule.watch.subject}"
+    if isinstance(rule, EmergingRule):
+        return f"emerging {' and '.join(rule.fields)}s"
+    return "silent sources"
+
+
+@cache
+def stored_subscriptions(_store: Store, store_key: str) -> list[Subscription]:
+    """The subscriptions made in the dashboard."""
+    return _store.list_subscriptions()
+
+
+def subscribers(alerts_file: AlertsFile, stored: list[Subscription]) -> list[Subscriber]:
+    """Every subscription the alert cycle will use: alerts.yaml's entries and the dashboard's, merged as it merges them."""
+    configured = {entry.to_subscription().id: entry.to_subscription() for entry in alerts_file.subscriptions}
+    kept = {sub.id: sub for sub in stored}
+    merged = [Subscriber(sub, "alerts.yaml") for sub_id, sub in configured.items() if sub_id not in kept]
+    merged += [Subscriber(sub, "dashboard, over alerts.yaml" if sub_id in configured else "dashboard") for sub_id, sub in kept.items()]
+    return sorted(merged, key=lambda s: (s.subscription.email, s.subscription.id))
+
+
+def rule_choices(alerts_file: AlertsFile, saved: list[SavedSearch], subscriptions: list[Subscription]) -> dict[str, str]:
+    """Rule id → what it watches: every rule of alerts.yaml, one per saved search, and any other id a subscription names."""
     choices = {"*": "All alerts"}
-    for saved in _store.list_searches():
-        choices[search_rule_id(saved.id)] = f"Saved search: {saved.name}"
-    for sub in _store.list_subscriptions():
-        choices.update({rule: rule for rule in sub.rules if rule not in choices})
+    choices.update({rule.id: f"{rule.label}: {_watches(rule)}" + ("" if rule.enabled else " (disabled)") for rule in alerts_file.rules})
+    for search in saved:
+        choices.setdefault(search_rule_id(search.id, alerts_file.rules), f"Saved search {search.name} (no rule in alerts.yaml yet)")
+    for sub in subscriptions:
+        choices.update({rule: f"{rule} (no such rule in alerts.yaml)" for rule in sub.rules if rule not in choices})
     return choices

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import streamlit as st
 
+from alerts.rules import AlertsFile
 from dashboard import auth, queries
 from dashboard.render import md
 from store import Store, StoreError, open_store
@@ -36,8 +37,16 @@ class Session:
         try:
             return queries.watchlists(str(self.config.config_dir))
         except ConfigError as exc:
-            st.warning(f"The watchlists cannot be read: {exc}")
+            st.warning(f"The watchlists cannot be read: {md(exc)}")
             return queries.Watchlists({}, [], [])
+
+    def alerts_file(self) -> AlertsFile:
+        """The rules and subscriptions of config/alerts.yaml; none (with a warning) when the file is broken."""
+        try:
+            return queries.alert_rules(self.config, str(self.config.config_dir))
+        except ConfigError as exc:
+            st.warning(f"config/alerts.yaml cannot be read: {md(exc)}")
+            return AlertsFile()
 
     def now(self) -> datetime:
         """The end of the current hour (UTC): queries made within the hour share their cached results."""
@@ -75,7 +84,7 @@ def start() -> Session:
         key = store_key(config)
         store = _store(key, config)
     except (ConfigError, StoreError) as exc:
-        st.error(f"The dashboard cannot start: {exc}")
+        st.error(f"The dashboard cannot start: {md(exc)}")
         st.stop()
     with st.sidebar:
         default = config.settings.dashboard.timezone
@@ -96,7 +105,7 @@ def _gate(config: Config) -> str:
         encoded = auth.password_hash(settings)
         auth.check_exposure(settings, st.get_option("server.address") or settings.host, encoded)
     except auth.AuthConfigError as exc:
-        st.error(f"The dashboard is not available: {exc}")
+        st.error(f"The dashboard is not available: {md(exc)}")
         st.stop()
     proxy_user = next((st.context.headers.get(name) for name in PROXY_USER_HEADERS if st.context.headers.get(name)), None)
     if encoded is None:

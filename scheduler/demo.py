@@ -28,7 +28,7 @@ import lxml.html
 import yaml
 
 from scheduler.demo_replay import DemoItem, ReplayServer, ReplayTimeline, serving
-from scheduler.service import SyncReport
+from scheduler.service import DataDirLock, ServiceError, SyncReport, lock_path
 from vigie.config import Config, ConfigError, load_config
 from vigie.models import Author, CrawlRun, Post
 
@@ -52,10 +52,17 @@ class Story:
     check_every: float = 30
     post_every: float = 15
     surge_at: float = 75
-    surge_for: float = 60
+    surge_for: float = 20
     surge_posts: int = 24
     length: float = 3600
     """New ordinary posts keep coming for this long."""
+    publication_lag: timedelta = timedelta(hours=1)
+    """Each post carries a publication date this much before the server shows it (not scaled by the speed).
+
+    The spike detector judges complete hours only (a partial hour would look like a drop), so a surge
+    published in the current hour would alert at the next hour; published an hour back, it is in the last
+    complete hour and the alert comes at the next cycle. Crawlers do see posts some time after publication.
+    """
     baseline_days: int = 14
     baseline_posts_per_day: int = 12
     baseline_narrative_per_day: int = 1
@@ -123,7 +130,10 @@ def build_timeline(story: Story, start: datetime, rng: random.Random) -> ReplayT
         planned.append((at, platform, rng.choice(templates[platform]), surge[index % len(surge)], author))
     planned.sort(key=lambda entry: entry[0])
     return ReplayTimeline(
-        [DemoItem(platform=platform, seq=100_000 + seq, appears_at=at, template=template, text=text, author=author) for seq, (at, platform, template, text, author) in enumerate(planned)]
+        [
+            DemoItem(platform=platform, seq=100_000 + seq, appears_at=at, published_at=at - story.publication_lag, template=template, text=text, author=author)
+            for seq, (at, platform, template, text, author) in enumerate(planned)
+        ]
     )
 
 
@@ -180,22 +190,28 @@ def demo_sources(story: Story, base_url: str) -> list[dict[str, Any]]:
 
 
 def prepare_folder(root: Path) -> None:
-    """Empty the demo folder from a previous run; refuse to touch a folder the demo did not create."""
+    """Empty the demo folder from a previous run; refuse to touch a folder the demo did not create or a running demo's."""
     if root.exists() and any(root.iterdir()):
         if not (root / MARKER).exists():
             raise ConfigError(f"{root}: exists and is not a Vigie demo folder (no {MARKER}); choose another --data-dir")
+        if (pid := DataDirLock.holder(lock_path(root))) is not None:
+            raise ServiceError(f"{root}: a demo is already running there (pid {pid})")
         shutil.rmtree(root)
     root.mkdir(parents=True, exist_ok=True)
     (root / MARKER).write_text("Created by `vigie up --demo`; emptied at each demo start.\n", encoding="utf-8")
 
 
-def write_config(root: Path, story: Story, base_url: str) -> Path:
+def write_config(root: Path, story: Story, base_url: str, public_url: str | None = None) -> Path:
+    """The demo's config folder; `public_url`: where alert emails point (the dashboard's port may come from the environment)."""
     folder = root / "config"
     (folder / "watchlists").mkdir(parents=True, exist_ok=True)
     shutil.copy(DEMO_DATA / "watchlists" / "demo.yaml", folder / "watchlists" / "demo.yaml")
     shutil.copy(DEMO_DATA / "alerts.yaml", folder / "alerts.yaml")
     header = "# Written by `vigie up --demo` at each start; edit scheduler/demo_data/ or scheduler/demo.py instead.\n"
-    (folder / "vigie.yaml").write_text(header + yaml.safe_dump(demo_settings(story), sort_keys=False), encoding="utf-8")
+    settings = demo_settings(story)
+    if public_url:
+        settings["dashboard"] = {"public_url": public_url}
+    (folder / "vigie.yaml").write_text(header + yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     (folder / "sources.yaml").write_text(header + yaml.safe_dump({"sources": demo_sources(story, base_url)}, sort_keys=False), encoding="utf-8")
     return folder
 
@@ -248,6 +264,8 @@ class Demo:
         with serving(timeline, telegram_title=TELEGRAM_TITLE) as server:
             self.server = server
             write_config(self.root, self.story, server.base_url)
+            dashboard = load_config(self.root / "config", self.root).settings.dashboard
+            write_config(self.root, self.story, server.base_url, public_url=f"http://{dashboard.host}:{dashboard.port}")
             self.config = load_config(self.root / "config", self.root)
             yield self.config
 

@@ -34,6 +34,8 @@ class DemoItem:
     seq: int
     """Increasing with publication time: the item's id on the server."""
     appears_at: datetime
+    published_at: datetime
+    """The date the platform gives the post; the demo's platforms publish a while before the server shows a post."""
     template: Any
     """The recorded Mastodon status, Reddit `t3` data or Telegram message widget (HTML) this item is made from."""
     text: str | None = None
@@ -44,7 +46,7 @@ class DemoItem:
 
 def mastodon_id(item: DemoItem) -> int:
     """A Snowflake, as Mastodon makes them (milliseconds since 1970 shifted left 16 bits): spiders derive `min_id` from dates."""
-    return (int(item.appears_at.timestamp() * 1000) << 16) | (item.seq & 0xFFFF)
+    return (int(item.published_at.timestamp() * 1000) << 16) | (item.seq & 0xFFFF)
 
 
 def mastodon_status(item: DemoItem, base_url: str) -> dict[str, Any]:
@@ -58,7 +60,7 @@ def mastodon_status(item: DemoItem, base_url: str) -> dict[str, Any]:
         id=status_id,
         uri=f"{base_url}/users/{handle}/statuses/{status_id}",
         url=f"{base_url}/@{handle}/{status_id}",
-        created_at=item.appears_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        created_at=item.published_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         account=account,
         in_reply_to_id=None,
         in_reply_to_account_id=None,
@@ -77,8 +79,8 @@ def reddit_thing(item: DemoItem, subreddit: str) -> dict[str, Any]:
         id=native,
         name=f"t3_{native}",
         subreddit=subreddit,
-        created_utc=item.appears_at.timestamp(),
-        created=item.appears_at.timestamp(),
+        created_utc=item.published_at.timestamp(),
+        created=item.published_at.timestamp(),
         permalink=permalink,
     )
     if data.get("is_self"):
@@ -101,7 +103,7 @@ def telegram_widget(item: DemoItem, channel: str, title: str) -> str:
     assert recorded_ref is not None, "the Telegram template has no data-post"
     recorded_channel, recorded_id = recorded_ref.groups()
     widget = widget.replace(f"{recorded_channel}/{recorded_id}", f"{channel}/{item.seq}").replace(f"t.me/{recorded_channel}", f"t.me/{channel}")
-    widget = re.sub(r'datetime="[^"]*"', f'datetime="{item.appears_at.isoformat(timespec="seconds")}"', widget)
+    widget = re.sub(r'datetime="[^"]*"', f'datetime="{item.published_at.isoformat(timespec="seconds")}"', widget)
     widget = re.sub(r'(class="tgme_widget_message_owner_name"[^>]*><span[^>]*>)[^<]*', lambda m: m[1] + html.escape(title), widget)
     body = "<br/>".join(html.escape(line) for line in (item.text or "").split("\n"))
     return _TELEGRAM_TEXT.sub(lambda m: m[1] + body + m[2], widget, count=1)
@@ -114,7 +116,7 @@ def telegram_page(items: list[DemoItem], channel: str, title: str, before: int |
     prev = f'<link rel="prev" href="/s/{channel}?before={page[0].seq}">' if page and len(older) > len(page) else ""
     widgets = "\n".join(telegram_widget(item, channel, title) for item in page)
     return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)} – Telegram</title>{prev}</head>\n'
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)} - Telegram</title>{prev}</head>\n'
         f'<body><section class="tgme_channel_history js-message_history">\n{widgets}\n</section></body></html>\n'
     )
 

@@ -90,11 +90,15 @@ def crawl_source(source_id: str) -> None:
         log.info("crawl not started: the service is stopping", extra={"source": source_id})
         return
     with open_store(config) as store:
-        run = record_failed_crawl(store, source_id, source.platform, started, result.error_line(timeout))
+        # Stopped at shutdown before the crawler recorded anything: nothing was crawled, nothing to record.
+        run = record_failed_crawl(store, source_id, source.platform, started, result.error_line(timeout), record_if_missing=not result.stopped)
+    if run is None:
+        log.info("crawl stopped before it began: the service is stopping", extra={"source": source_id})
+        return
     log.error("crawl failed: %s", run.errors[-1].message if run.errors else "see the crawl-run log", extra={"source": source_id, "run_id": run.id})
 
 
-def record_failed_crawl(store: Store, source_id: str, platform: str, started: datetime, error: str) -> CrawlRun:
+def record_failed_crawl(store: Store, source_id: str, platform: str, started: datetime, error: str, record_if_missing: bool = True) -> CrawlRun | None:
     """Close the run the crawler left open, or record one when the crawler died before recording anything.
 
     A run the crawler already closed itself (it failed and said why) is kept as it is.
@@ -108,6 +112,8 @@ def record_failed_crawl(store: Store, source_id: str, platform: str, started: da
             return closed
     if recent:
         return recent[0]
+    if not record_if_missing:
+        return None
     run = CrawlRun(
         id=f"{source_id}-{started:%Y%m%dT%H%M%S%f}-scheduler",
         source_id=source_id,

@@ -232,6 +232,10 @@ def stored_jobs(config: Config) -> list[Job]:
         store.shutdown()
 
 
+def lock_path(data_dir: Path) -> Path:
+    return data_dir / "scheduler.lock"
+
+
 class DataDirLock:
     """One `vigie up` per data dir: two schedulers sharing a job store would run every job twice."""
 
@@ -254,6 +258,20 @@ class DataDirLock:
         handle.write(str(os.getpid()))
         handle.flush()
         self._file = handle
+
+    @staticmethod
+    def holder(path: Path) -> int | None:
+        """The pid of the `vigie up` holding the lock at `path` (-1 if unreadable), or None when nobody does."""
+        if not path.exists():
+            return None
+        with path.open("r") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
 
     def release(self) -> None:
         if self._file is not None:
@@ -305,7 +323,7 @@ class Service:
             if dashboard
             else None
         )
-        self._lock = DataDirLock(config.data_dir / "scheduler.lock")
+        self._lock = DataDirLock(lock_path(config.data_dir))
         self._started = False
 
     def start(self) -> SyncReport:

@@ -13,6 +13,8 @@ from vigie.models import Alert
 STATES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 BUTTONS = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved", "reopened"), "resolved": ("reopened",)}
 SHOWN = 50
+EVIDENCE_TOPS = {"top_sources": "Top sources", "top_authors": "Top authors", "platforms": "Platforms"}
+"""Evidence lists the alert cycle stores as [{"value", "count"}] (alerts/cycle.py)."""
 LABELS = {"acknowledged": "Acknowledge", "resolved": "Resolve", "reopened": "Reopen", "commented": "Comment only"}
 
 vigie = current()
@@ -30,31 +32,19 @@ def evidence(alert: Alert) -> None:
     ratio.metric("Ratio", f"×{alert.ratio:.1f}" if alert.ratio else "—")
     score.metric("Score", f"{alert.score:.1f}")
     started = local_time(alert.bucket_start, vigie.zone) if alert.bucket_start else "—"
-    st.markdown(f"Rule {md(alert.rule_id)} · {md(alert.subject_type)} {md(alert.subject)} · surge from {md(started)} · opened {md(local_time(alert.opened_at, vigie.zone))}")
-    tops = [(name, alert.evidence.get(name) or []) for name in ("top_sources", "top_authors")]
-    columns = st.columns(2)
-    for column, (name, rows) in zip(columns, tops, strict=True):
+    rule = alert.evidence.get("rule_label") or alert.rule_id
+    st.markdown(f"Rule {md(rule)} · {md(alert.subject_type)} {md(alert.subject)} · surge from {md(started)} · opened {md(local_time(alert.opened_at, vigie.zone))}")
+    columns = st.columns(3)
+    for column, (name, title) in zip(columns, EVIDENCE_TOPS.items(), strict=True):
+        rows = alert.evidence.get(name) or []
         if rows:
-            column.markdown(f"**{name.replace('_', ' ').capitalize()}**")
-            column.dataframe(pd.DataFrame(_rows(rows), columns=["value", "posts"]), hide_index=True, width="stretch")
+            column.markdown(f"**{title}**")
+            column.dataframe(pd.DataFrame({"value": [str(row.get("value")) for row in rows], "posts": [row.get("count") for row in rows]}), hide_index=True, width="stretch")
     sample_ids = tuple(str(post_id) for post_id in (alert.evidence.get("sample_post_ids") or [])[:5])
     if sample_ids:
         st.markdown("**Sample posts**")
         for post in queries.posts(vigie.store, vigie.store_key, sample_ids):
             post_card(post, vigie.zone, key=f"alert-{alert.id}")
-
-
-def _rows(rows: list) -> list[tuple[str, int | None]]:
-    """Evidence lists as (value, posts), whether stored as pairs, {"value", "count"} mappings or bare values."""
-    out = []
-    for row in rows:
-        if isinstance(row, dict):
-            out.append((str(row.get("value", row.get("key", ""))), row.get("count", row.get("posts"))))
-        elif isinstance(row, list | tuple) and len(row) == 2:
-            out.append((str(row[0]), row[1]))
-        else:
-            out.append((str(row), None))
-    return out
 
 
 def history(alert: Alert) -> None:

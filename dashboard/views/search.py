@@ -106,9 +106,14 @@ with save:
                 if email.strip():
                     actions.check_email(email)
                 saved = actions.save_search(vigie.store, name, query)
+                rules = vigie.alerts_file().rules
+                rule_id = queries.search_rule_id(saved.id, rules)
                 if email.strip():
-                    actions.save_subscription(vigie.store, None, email, [queries.search_rule_id(saved.id)], mode)
-                st.success(f"Saved as {md(saved.name)}" + (f"; {md(email.strip())} subscribed." if email.strip() else "."))
+                    actions.save_subscription(vigie.store, None, email, [rule_id], mode)
+                st.success(f"Saved as {md(saved.name)}" + (f"; {md(email.strip())} subscribed to rule {md(rule_id)}." if email.strip() else "."))
+                if rule_id not in {rule.id for rule in rules}:
+                    st.info("No alert rule watches this search yet. Add this rule to config/alerts.yaml (under `rules:`) and the alert cycle will watch it:")
+                    st.code(actions.search_rule_yaml(rule_id, saved), language="yaml")
             except actions.InvalidInput as exc:
                 st.error(md(str(exc)))
 with export:

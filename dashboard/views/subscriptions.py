@@ -14,34 +14,38 @@ MODES = {"immediate": "Immediately, one email per alert", "digest": "Daily diges
 
 vigie = current()
 st.title("Subscriptions")
-subscriptions = queries.subscriptions(vigie.store, vigie.store_key)
-rules = queries.rule_choices(vigie.store, vigie.store_key, str(vigie.config.config_dir))
+alerts_file = vigie.alerts_file()
+stored = queries.stored_subscriptions(vigie.store, vigie.store_key)
+everyone = queries.subscribers(alerts_file, stored)
+rules = queries.rule_choices(alerts_file, queries.saved_searches(vigie.store, vigie.store_key), stored)
 
-if subscriptions:
+if everyone:
     st.dataframe(
         pd.DataFrame(
             {
-                "email": [sub.email for sub in subscriptions],
-                "alerts": ["all rules" if "*" in sub.rules else ", ".join(sub.rules) for sub in subscriptions],
-                "delivery": [sub.mode for sub in subscriptions],
-                "since": [local_time(sub.created_at, vigie.zone) for sub in subscriptions],
-                "id": [sub.id for sub in subscriptions],
+                "email": [s.subscription.email for s in everyone],
+                "alerts": ["all rules" if "*" in s.subscription.rules else ", ".join(s.subscription.rules) for s in everyone],
+                "delivery": [s.subscription.mode for s in everyone],
+                "kept in": [s.origin for s in everyone],
+                "since": [local_time(s.subscription.created_at, vigie.zone) for s in everyone],
+                "id": [s.subscription.id for s in everyone],
             }
         ),
         hide_index=True,
         width="stretch",
     )
+    st.caption("Subscriptions come from config/alerts.yaml and from this page; saving one of alerts.yaml's here keeps a copy that wins over it.")
 else:
     st.info("Nobody receives alerts yet: add a subscription below.")
 
-by_id = {sub.id: sub for sub in subscriptions}
+by_id = {s.subscription.id: s for s in everyone}
 
 
 def save(subscription_id: str | None, form: str) -> None:
     """Form callback: runs before the page is drawn again, so the table and the picker show the saved subscription."""
     state = st.session_state
     try:
-        saved = actions.save_subscription(vigie.store, subscription_id, state[f"email-{form}"], state[f"rules-{form}"], state[f"mode-{form}"])
+        saved = actions.save_subscription(vigie.store, subscription_id, state[f"email-{form}"], state[f"rules-{form}"], state[f"mode-{form}"], [s.subscription for s in everyone])
     except actions.InvalidInput as exc:
         state["subscription-flash"] = ("error", str(exc))
         return
@@ -52,16 +56,16 @@ def save(subscription_id: str | None, form: str) -> None:
 def delete(subscription_id: str, email: str) -> None:
     actions.delete_subscription(vigie.store, subscription_id)
     st.session_state["subscription-choice"] = NEW
-    st.session_state["subscription-flash"] = ("success", f"Deleted the subscription of {email}.")
+    st.session_state["subscription-flash"] = ("success", f"Deleted the dashboard's subscription of {email}.")
 
 
 chosen = st.selectbox(
     "Edit",
     [NEW, *by_id],
-    format_func=lambda key: "New subscription" if key == NEW else f"{by_id[key].email} ({key})",
+    format_func=lambda key: "New subscription" if key == NEW else f"{by_id[key].subscription.email} ({key})",
     key="subscription-choice",
 )
-editing = by_id.get(chosen)
+editing = by_id[chosen].subscription if chosen in by_id else None
 with st.form(f"subscription-{chosen}"):
     st.text_input("Email address", value=editing.email if editing else "", key=f"email-{chosen}")
     st.multiselect(
@@ -73,8 +77,11 @@ with st.form(f"subscription-{chosen}"):
     )
     st.radio("Delivery", list(MODES), index=list(MODES).index(editing.mode) if editing else 0, format_func=MODES.get, key=f"mode-{chosen}")
     st.form_submit_button("Save", on_click=save, args=(editing.id if editing else None, chosen))
-if editing:
-    st.button(f"Delete the subscription of {md(editing.email)}", key=f"delete-{chosen}", on_click=delete, args=(editing.id, editing.email))
+if editing and by_id[chosen].origin != "alerts.yaml":
+    label = "Delete" if by_id[chosen].origin == "dashboard" else "Delete the dashboard's copy (alerts.yaml's entry applies again)"
+    st.button(f"{label}: {md(editing.email)}", key=f"delete-{chosen}", on_click=delete, args=(editing.id, editing.email))
+elif editing:
+    st.caption("Defined in config/alerts.yaml: remove it there to stop it.")
 
 flash = st.session_state.pop("subscription-flash", None)
 if flash:

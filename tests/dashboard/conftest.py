@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from store.sqlite import SQLiteStore
@@ -25,6 +26,13 @@ SOURCES = [
     {"id": "feed-broken", "platform": "feed", "url": "https://broken.example/feed"},
 ]
 
+ALERT_RULES = {
+    "rules": [
+        {"id": "spike-narratives", "name": "Narrative spikes", "kind": "spike", "watch": {"narrative": "*"}},
+        {"id": "emerging-terms", "kind": "emerging"},
+    ],
+    "subscriptions": [{"id": "desk", "email": "desk@example.org", "rules": ["spike-narratives"], "mode": "digest"}],
+}
 WATCHLIST = {
     "narratives": [
         {"id": "miracle_healing", "label": "Miracle healing", "terms": {"en": ["miracle cure"]}, "hashtags": ["#sante"]},
@@ -125,7 +133,12 @@ def _alerts(now: datetime) -> list[Alert]:
             baseline=1.5,
             ratio=20.0,
             score=12.3,
-            evidence={"top_sources": [["tg-healing", 30]], "top_authors": [["surger1", 2]], "sample_post_ids": ["telegram:surge1", "mastodon:hostile"]},
+            evidence={
+                "rule_label": "Narrative spikes",
+                "top_sources": [{"value": "tg-healing", "count": 30}],
+                "top_authors": [{"value": "surger1", "count": 2}],
+                "sample_post_ids": ["telegram:surge1", "mastodon:hostile"],
+            },
         ),
         Alert(
             id="emerging:sante:1",
@@ -146,6 +159,7 @@ def _alerts(now: datetime) -> list[Alert]:
 @pytest.fixture
 def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Seeded:
     config_dir = write_config(tmp_path / "config", sources=SOURCES, watchlists={"health": WATCHLIST})
+    (config_dir / "alerts.yaml").write_text(yaml.safe_dump(ALERT_RULES), encoding="utf-8")
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     monkeypatch.setenv("VIGIE_CONFIG", str(config_dir))

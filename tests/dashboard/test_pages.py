@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard import download
 from store.base import PostQuery
-from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded
+from alerts.rules import load_alerts
+from tests.dashboard.conftest import ALERT_RULES, APP, HOSTILE_TEXT, Seeded
+from vigie.config import load_config
 
 PAGES = {
     "views/overview.py": "Overview",
@@ -175,14 +178,19 @@ def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
     assert saved["quantum-healing-watch"].query["text"] == "quantique"
     assert "since" not in saved["quantum-healing-watch"].query
     assert subscribers["bob@example.org"].mode == "digest"
-    assert subscribers["bob@example.org"].rules == ["search:quantum-healing-watch"]
+    assert subscribers["bob@example.org"].rules == ["search-quantum-healing-watch"]
+    snippet = next(code.value for code in app.code)
+    rules = yaml.safe_load(snippet)
+    alerts_yaml = seeded.config_dir / "alerts.yaml"
+    alerts_yaml.write_text(yaml.safe_dump({**yaml.safe_load(alerts_yaml.read_text()), "rules": [*ALERT_RULES["rules"], *rules]}), encoding="utf-8")
+    loaded = load_alerts(load_config())
+    assert [(rule.id, rule.watch.search) for rule in loaded.rules if rule.kind == "spike" and rule.watch.search] == [("search-quantum-healing-watch", "quantum-healing-watch")]
     app.text_input(key="search-text").input("").run()
     app.button(key="load-quantum-healing-watch").click().run()
     assert app.text_input(key="search-text").value == "quantique" and _matching(app) == 30
     _open(app, "views/subscriptions.py")
     app.selectbox(key="subscription-choice").set_value("bob-example-org").run()
-    assert app.multiselect(key="rules-bob-example-org").value == ["search:quantum-healing-watch"]
-    assert "Saved search: Quantum healing watch" in app.multiselect(key="rules-bob-example-org").options
+    assert app.multiselect(key="rules-bob-example-org").value == ["search-quantum-healing-watch"]
     _open(app, "views/search.py")
     app.button(key="forget-quantum-healing-watch").click().run()
     with seeded.store() as store:
@@ -218,15 +226,33 @@ def test_comment_only_needs_a_comment(app: AppTest, seeded: Seeded) -> None:
 
 def test_editing_a_subscription_persists(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/subscriptions.py")
+    table = app.dataframe[0].value.set_index("id")
+    assert table.loc["ana", "kept in"] == "dashboard" and table.loc["desk", "kept in"] == "alerts.yaml"
     app.selectbox(key="subscription-choice").set_value("ana").run()
     app.radio(key="mode-ana").set_value("immediate")
     app.text_input(key="email-ana").input("ana.b@example.org")
+    app.multiselect(key="rules-ana").set_value(["spike-narratives", "emerging-terms"])
     app.button[0].click().run()
     assert not app.exception
     with seeded.store() as store:
         (ana,) = [s for s in store.list_subscriptions() if s.id == "ana"]
-    assert ana.mode == "immediate" and ana.email == "ana.b@example.org" and ana.rules == ["*"]
-    assert app.dataframe[0].value["email"].tolist() == ["ana.b@example.org"]
+    assert (ana.mode, ana.email, ana.rules) == ("immediate", "ana.b@example.org", ["emerging-terms", "spike-narratives"])
+    assert app.dataframe[0].value.set_index("id").loc["ana", "email"] == "ana.b@example.org"
+
+
+def test_an_alerts_yaml_subscription_edited_here_is_kept_over_it(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/subscriptions.py")
+    app.selectbox(key="subscription-choice").set_value("desk").run()
+    assert app.multiselect(key="rules-desk").value == ["spike-narratives"]
+    assert "Narrative spikes: spike in narrative *" in app.multiselect(key="rules-desk").options
+    app.radio(key="mode-desk").set_value("immediate")
+    app.button[0].click().run()
+    with seeded.store() as store:
+        assert [(s.id, s.mode) for s in store.list_subscriptions() if s.id == "desk"] == [("desk", "immediate")]
+    assert app.dataframe[0].value.set_index("id").loc["desk", "kept in"] == "dashboard, over alerts.yaml"
+    app.button(key="delete-desk").click().run()
+    table = app.dataframe[0].value.set_index("id")
+    assert (table.loc["desk", "kept in"], table.loc["desk", "delivery"]) == ("alerts.yaml", "digest")
 
 
 def test_new_subscription_checks_the_address(app: AppTest, seeded: Seeded) -> None:

@@ -25,9 +25,8 @@ def slow_timeline(statuses: int, seconds_per_page: float) -> ReplayTimeline:
     """A hashtag timeline of many statuses (the recorded ones, repeated) whose every page takes a while."""
     templates = json.loads((FIXTURES / "mastodon" / "tag_timeline.json").read_text())
     start = datetime.now(UTC) - timedelta(days=1)
-    timeline = ReplayTimeline(
-        [DemoItem("mastodon", seq, start + timedelta(seconds=30 * seq), templates[seq % len(templates)]) for seq in range(statuses)]
-    )
+    times = [start + timedelta(seconds=30 * seq) for seq in range(statuses)]
+    timeline = ReplayTimeline([DemoItem("mastodon", seq, at, at, templates[seq % len(templates)]) for seq, at in enumerate(times)])
     visible = timeline.visible
 
     def slowly(platform: str, now: datetime | None = None) -> list[DemoItem]:

@@ -17,23 +17,30 @@ if TYPE_CHECKING:
     from store.base import SearchHit
 
 EXCERPT = 160
+CONTEXT = 40
 
 
 def excerpt(hit: SearchHit) -> Text:
-    """The start of the post on one line, matched words in bold; scraped text is never read as markup."""
+    """Up to EXCERPT characters on one line, from just before the first matched word, matches in bold; scraped
+    text is never read as markup."""
     text = hit.post.text or hit.post.title or ""
-    cut = min(len(text), EXCERPT)
-    line = Text(text[:cut].replace("\n", " ") + ("…" if cut < len(text) else ""))
-    for start, end in hit.highlights:
-        if start < cut:
-            line.stylize("bold yellow", start, min(end, cut))
+    start = max(0, hit.highlights[0][0] - CONTEXT) if hit.highlights and hit.highlights[0][1] > EXCERPT else 0
+    end = min(len(text), start + EXCERPT)
+    line = Text(("…" if start else "") + text[start:end].replace("\n", " ") + ("…" if end < len(text) else ""))
+    shift = 1 if start else 0
+    for first, last in hit.highlights:
+        if first < end and last > start:
+            line.stylize("bold yellow", max(first, start) - start + shift, min(last, end) - start + shift)
     return line
 
 
+COLUMNS = {"published (UTC)": None, "platform": None, "source": 1, "author": 1, "lang": None, "text": 5, "narratives": 1, "id": 1}
+
+
 def table(hits: list[SearchHit]) -> Table:
-    grid = Table(show_lines=False)
-    for name in ("published (UTC)", "platform", "source", "author", "lang", "text", "narratives", "id"):
-        grid.add_column(name, overflow="fold", ratio=4 if name == "text" else None)
+    grid = Table(expand=True)
+    for name, ratio in COLUMNS.items():
+        grid.add_column(name, overflow="fold", ratio=ratio, no_wrap=ratio is None)
     for hit in hits:
         post = hit.post
         grid.add_row(

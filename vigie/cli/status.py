@@ -39,22 +39,6 @@ def schedule_rows(app: AppContext) -> list[JobRow]:
     return rows
 
 
-def _service_pid(app: AppContext) -> int | None:
-    import fcntl
-
-    path = app.config.data_dir / "scheduler.lock"
-    if not path.exists():
-        return None
-    with path.open("r") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
-
-
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -85,9 +69,11 @@ def _relative(value: datetime | None, now: datetime) -> str:
 @pass_app
 def status(app: AppContext, as_json: bool) -> None:
     """The schedule (next run of each job), the last run of each source and the open alerts."""
+    from scheduler.service import DataDirLock, lock_path
+
     config = app.config
     rows = schedule_rows(app)
-    pid = _service_pid(app)
+    pid = DataDirLock.holder(lock_path(config.data_dir))
     store = app.store
     last_runs = {source.id: next(iter(store.crawl_runs(source.id, limit=1)), None) for source in config.sources}
     alerts = store.list_alerts(states=("open",))

@@ -7,7 +7,7 @@ from vigie.config import default_data_dir
 
 
 @click.command()
-@click.option("--demo", is_flag=True, help="Offline demo: replayed recorded posts, a surge, an alert email in DATA_DIR/demo/outbox.")
+@click.option("--demo", is_flag=True, help="Offline demo on its own config (--config is not used): replayed recorded posts, a surge, an alert email in DATA_DIR/demo/outbox.")
 @click.option("--demo-speed", type=click.FloatRange(min=0.1), default=1.0, show_default=True, help="With --demo: run the demo's clock this many times faster.")
 @click.option("--no-dashboard", is_flag=True, help="Do not start the dashboard (run it elsewhere with `vigie dashboard`).")
 @pass_app
