@@ -1,4 +1,4 @@
-# Quick start: `make run` (crawl the configured sources into the embedded store) and `make test`.
+# Quick start: `make run` (Vigie as a service on the embedded store: `vigie up`) and `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/vigie crawl
+	$(BIN)/vigie up
+
+demo: $(STAMP)
+	$(BIN)/vigie up --demo
 
 test: $(STAMP)
 	$(BIN)/python tests/browser_setup.py

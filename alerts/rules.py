@@ -24,11 +24,11 @@ EVERY = "*"
 Sensitivity = Literal["low", "medium", "high"]
 SubjectType = Literal["narrative", "term", "hashtag", "search"]
 
-SPIKE_P_VALUES: dict[str, float] = {"low": 1e-5, "medium": 1e-3, "high": 1e-2}
+SPIKE_P_VALUES: dict[str, float] = {"low": 1e-4, "medium": SpikeParams().p_value, "high": 2e-2}
 """Largest tail probability of the post count that fires a spike, per sensitivity."""
-AUTHOR_P_VALUES: dict[str, float] = {"low": 1e-5, "medium": 1e-4, "high": 1e-3}
+AUTHOR_P_VALUES: dict[str, float] = {"low": 1e-5, "medium": SpikeParams().author_p_value, "high": 3e-3}
 """Same for the distinct-author count, which must surge too."""
-EMERGING_P_VALUES: dict[str, float] = {"low": 1e-6, "medium": 1e-4, "high": 1e-2}
+EMERGING_P_VALUES: dict[str, float] = {"low": 1e-6, "medium": EmergingParams().p_value, "high": 1e-2}
 _QUERY_WINDOW_KEYS = ("since", "until", "limit", "offset", "sort")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 

@@ -89,10 +89,11 @@ class SpikeParams:
     """Trailing window the baseline is learnt from."""
     min_history: timedelta = timedelta(days=3)
     """Nothing fires until this much has been observed before the current window."""
-    p_value: float = 1e-4
-    """Largest tail probability (after correcting for the number of spans tried) that counts as a spike."""
-    author_p_value: float = 1e-3
-    """Distinct authors must also be above their own baseline at this level."""
+    p_value: float = 5e-3
+    """Largest tail probability of the post count (after correcting for the number of spans tried) that counts."""
+    author_p_value: float = 3e-4
+    """Distinct authors must be above their own baseline at this stricter level: more posts from the usual few
+    accounts, or one account flooding, is not a surge."""
     min_count: int = 5
     """Posts in the current window."""
     min_baseline: int = 5

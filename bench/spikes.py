@@ -190,6 +190,8 @@ class Score:
     surges: dict[int, int] = field(default_factory=dict)
     found: dict[int, int] = field(default_factory=dict)
     delays: dict[int, list[int]] = field(default_factory=dict)
+    by_level: dict[float, list[int]] = field(default_factory=dict)
+    """Average posts per hour -> [3x surges found, 3x surges injected]."""
     alerts: int = 0
     true_alerts: int = 0
     flood_alerts: int = 0
@@ -209,6 +211,10 @@ def evaluate(name: str, detector: Callable[[Series, int], bool], scenarios: list
         for first, size in scenario.surges:
             score.surges[size] = score.surges.get(size, 0) + 1
             hit = next((i for i in starts if first <= i < first + SURGE_HOURS + max(SpikeParams().spans)), None)
+            if size == 3:
+                tally = score.by_level.setdefault(scenario.level, [0, 0])
+                tally[0] += hit is not None
+                tally[1] += 1
             if hit is not None:
                 matched.add(hit)
                 score.found[size] = score.found.get(size, 0) + 1
@@ -234,6 +240,8 @@ def report(name: str, score: Score) -> None:
         delays = score.delays.get(size, [])
         delay = f"median {statistics.median(delays):.0f} h, mean {statistics.mean(delays):.1f} h" if delays else "n/a"
         print(f"  recall {size}x surges {found / total:.3f} ({found}/{total}), delay {delay}")
+    levels = ", ".join(f"{level:g}/h: {found}/{total}" for level, (found, total) in sorted(score.by_level.items()))
+    print(f"  3x surges found by narrative volume: {levels}")
     print(f"  time {score.seconds:.1f} s")
 
 
