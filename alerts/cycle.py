@@ -8,32 +8,35 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from alerts.emerging import TermWindow, find_emerging
-from alerts.email import alert_email
-from alerts.policy import Detection, Outcome, alert_key, apply_detection, mark_notified, notification_number, resolve_if_quiet
+from alerts.email import alert_email, dashboard_links
+from alerts.policy import Detection, Outcome, SubjectType, alert_key, apply_detection, mark_notified, notification_number, resolve_if_quiet
 from alerts.rules import EVERY, EmergingRule, SourceSilentRule, SpikeRule, load_alerts, subscribers, subscriptions
 from alerts.spikes import HOUR, detect
 from alerts.trends import TrendCache, floor
 from alerts.webhook import alert_payload, webhook_url
-from alerts.email import dashboard_links
-from store.base import PostQuery, Store
+from store.base import PostQuery, Store, TopField
 from vigie.config import Config
-from vigie.models import Alert, OutboxMessage, Post, as_utc, utcnow
+from vigie.models import Alert, OutboxMessage, Post, Subscription, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
 TOP = 5
 SAMPLES = 5
 _AUTHOR_LIMIT = 1000
+_QUERY_FIELDS = {"narrative": "narratives", "term": "terms", "hashtag": "hashtags"}
+
+Found = list[tuple[Detection, PostQuery | None]]
+"""What a rule found, each detection with the query of its posts (None for sources)."""
 
 
 @dataclass(frozen=True)
 class _Watched:
     """One series a spike rule looks at, and the posts it counts."""
 
-    subject_type: str
+    subject_type: SubjectType
     subject: str
     query: PostQuery
 
@@ -63,32 +66,29 @@ def check(config: Config, store: Store, at: datetime | None = None) -> list[Outc
         return []
     settings = config.settings.alerts
 
-    watched = {rule.id: _watched_searches(rule, store) for rule in rules if isinstance(rule, SpikeRule) and rule.watch.subject_type == "search"}
+    searched = {rule.id: _searched(rule, store) for rule in rules if isinstance(rule, SpikeRule) and rule.watch.subject_type == "search"}
+    rules = [rule for rule in rules if searched.get(rule.id, True)]
     spans = [rule.window + rule.step * (max(rule.params().spans) + 1) for rule in rules if isinstance(rule, SpikeRule)]
     spans += [rule.window + rule.current for rule in rules if isinstance(rule, EmergingRule)]
     cache = TrendCache.open(config.data_dir / settings.trends_file)
     cache.refresh(
         store,
         at,
-        keep_from=at - max(spans, default=timedelta(days=1)) - timedelta(days=1),
+        keep_from=at - max(spans, default=timedelta(days=1)) - settings.lateness - timedelta(days=1),
         lateness=settings.lateness,
-        searches=[w.query for found in watched.values() for w in found],
+        searches=[watched.query for watched in searched.values() if watched],
     )
     cache.save()
 
     detections: list[Detection] = []
-    evaluated: set[str] = set()
     queries: dict[tuple[str, str, str], PostQuery] = {}
     for rule in rules:
         if isinstance(rule, SpikeRule):
-            found = _spikes(rule, cache, at, settings.lateness, watched.get(rule.id))
+            found = _spikes(rule, cache, at, settings.lateness, searched.get(rule.id))
         elif isinstance(rule, EmergingRule):
             found = _emerging(rule, cache, store, at)
         else:
             found = _silent_sources(rule, config, store, at)
-        if found is None:
-            continue
-        evaluated.add(rule.id)
         for detection, query in found:
             detections.append(detection)
             if query is not None:
@@ -108,7 +108,7 @@ def check(config: Config, store: Store, at: datetime | None = None) -> list[Outc
         outcomes.append(Outcome(alert, outcome.action))
     seen = {detection.key for detection in detections}
     for key, alert in previous.items():
-        if key[0] in evaluated and key not in seen and (resolved := resolve_if_quiet(alert, at, settings.cooldown)):
+        if key[0] in labels and key not in seen and (resolved := resolve_if_quiet(alert, at, settings.cooldown)):
             store.save_alert(resolved.alert)
             outcomes.append(resolved)
     return outcomes
@@ -126,38 +126,38 @@ def _recent_alerts(store: Store, at: datetime, cooldown: timedelta) -> dict[tupl
 # ---------------------------------------------------------------- spikes
 
 
-def _watched_searches(rule: SpikeRule, store: Store) -> list[_Watched]:
+def _searched(rule: SpikeRule, store: Store) -> _Watched | None:
+    """The search a rule watches; None (and the rule skipped, its alerts left as they are) when it was deleted."""
     if rule.watch.query is not None:
-        return [_Watched("search", rule.id, rule.watch.query)]
+        return _Watched("search", rule.id, rule.watch.query)
     saved = next((s for s in store.list_searches() if s.id == rule.watch.search), None)
     if saved is None:
         log.warning("alert rule %s: no saved search %r; the rule is skipped", rule.id, rule.watch.search)
-        return []
-    return [_Watched("search", saved.id, PostQuery.model_validate(saved.query))]
+        return None
+    return _Watched("search", saved.id, PostQuery.model_validate(saved.query))
 
 
-def _spike_subjects(rule: SpikeRule, cache: TrendCache, searches: list[_Watched] | None) -> list[_Watched]:
-    if searches is not None:
-        return searches
+def _spike_subjects(rule: SpikeRule, cache: TrendCache, searched: _Watched | None) -> list[_Watched]:
+    if searched is not None:
+        return [searched]
     kind, subject = rule.watch.subject_type, rule.watch.subject
     values = cache.keys(kind, rule.interval) if subject == EVERY else [subject]
-    field = {"narrative": "narratives", "term": "terms", "hashtag": "hashtags"}[kind]
-    return [_Watched(kind, value, PostQuery(**{field: (value,)})) for value in values]
+    return [_Watched(kind, value, PostQuery(**{_QUERY_FIELDS[kind]: (value,)})) for value in values]
 
 
-def _spikes(rule: SpikeRule, cache: TrendCache, at: datetime, lateness: timedelta, searches: list[_Watched] | None) -> list[tuple[Detection, PostQuery]] | None:
-    if searches == []:
-        return None
+def _spikes(rule: SpikeRule, cache: TrendCache, at: datetime, lateness: timedelta, searched: _Watched | None) -> Found:
     params, step = rule.params(), rule.step
     end = floor(at, step)
     recheck = max(1, lateness // step)
     start = end - params.window - step * (max(params.spans) + recheck)
-    found = []
-    for watched in _spike_subjects(rule, cache, searches):
+    found: Found = []
+    for watched in _spike_subjects(rule, cache, searched):
         if watched.subject_type == "search":
             series = cache.search_series(watched.query, rule.interval, start, end)
         else:
-            series = cache.series(watched.subject_type, watched.subject, rule.interval, start, end)  # type: ignore[arg-type]
+            series = cache.series(watched.subject_type, watched.subject, rule.interval, start, end)
+        if sum(series.posts[-(recheck + max(params.spans) - 1) :]) < params.min_count:
+            continue  # no window re-checked can reach min_count: skip the fits (most of "every hashtag" is quiet)
         spikes = [spike for index in range(max(0, len(series) - recheck), len(series)) if (spike := detect(series, index, params))]
         if not spikes:
             continue
@@ -175,7 +175,8 @@ def _spikes(rule: SpikeRule, cache: TrendCache, at: datetime, lateness: timedelt
             "dispersion": round(best.dispersion, 3),
             "baseline_posts": best.baseline_total,
         }
-        detection = Detection(rule.id, "spike", watched.subject_type, watched.subject, min(s.start for s in spikes), best.count, round(best.expected, 2), round(best.ratio, 2), round(best.score, 2), detail)  # type: ignore[arg-type]
+        started = min(s.start for s in spikes)
+        detection = Detection(rule.id, "spike", watched.subject_type, watched.subject, started, best.count, round(best.expected, 2), round(best.ratio, 2), round(best.score, 2), detail)
         found.append((detection, watched.query.model_copy(update={"since": best.start, "until": best.end})))
     return found
 
@@ -183,20 +184,20 @@ def _spikes(rule: SpikeRule, cache: TrendCache, at: datetime, lateness: timedelt
 # ---------------------------------------------------------------- emerging terms
 
 
-def _emerging(rule: EmergingRule, cache: TrendCache, store: Store, at: datetime) -> list[tuple[Detection, PostQuery]] | None:
+def _emerging(rule: EmergingRule, cache: TrendCache, store: Store, at: datetime) -> Found:
     current_end = floor(at, HOUR)
     current_start = current_end - rule.current
     baseline_start = current_start - rule.window
     if cache.observed_from is None or current_start - max(cache.observed_from, baseline_start) < rule.min_history:
         return []
     params = rule.params()
-    found = []
+    found: Found = []
     for field in rule.fields:
         now = cache.totals(field, current_start, current_end)
         before = cache.totals(field, baseline_start, current_start)
         terms = [TermWindow(term, count, before.get(term, 0), _sum_authors(cache, field, term, current_start, current_end)) for term, count in now.items() if term.lower() not in rule.ignore]
         for term in find_emerging(terms, sum(now.values()), sum(before.values()), params):
-            query = PostQuery(**{"hashtags" if field == "hashtag" else "terms": (term.term,), "since": current_start, "until": current_end})
+            query = PostQuery(**{_QUERY_FIELDS[field]: (term.term,), "since": current_start, "until": current_end})
             authors = len(store.top_terms(query, "author", limit=_AUTHOR_LIMIT))
             if authors < params.min_authors:
                 continue
@@ -214,16 +215,16 @@ def _emerging(rule: EmergingRule, cache: TrendCache, store: Store, at: datetime)
     return found
 
 
-def _sum_authors(cache: TrendCache, field: str, term: str, start: datetime, end: datetime) -> int:
+def _sum_authors(cache: TrendCache, field: Literal["hashtag", "term"], term: str, start: datetime, end: datetime) -> int:
     """Distinct authors per hour, summed: at least the distinct authors of the window, a cheap first filter."""
-    return sum(cache.series(field, term, "hour", start, end).authors)  # type: ignore[arg-type]
+    return sum(cache.series(field, term, "hour", start, end).authors)
 
 
 # ---------------------------------------------------------------- silent sources
 
 
-def _silent_sources(rule: SourceSilentRule, config: Config, store: Store, at: datetime) -> list[tuple[Detection, None]]:
-    found = []
+def _silent_sources(rule: SourceSilentRule, config: Config, store: Store, at: datetime) -> Found:
+    found: Found = []
     for source in config.sources:
         if not source.enabled or (EVERY not in rule.sources and source.id not in rule.sources):
             continue
@@ -248,7 +249,7 @@ def _quiet(rule: SourceSilentRule, source_id: str, store: Store, at: datetime) -
         return None
     last = latest[0].published_at
     window_days = rule.window.total_seconds() / 86400
-    usual = store.count_posts(PostQuery(sources=(source_id,), since=last - rule.window, until=at)) / window_days
+    usual = store.count_posts(PostQuery(sources=(source_id,), since=last - rule.window, until=at)) / window_days  # the window before it fell silent
     if usual < rule.min_daily_posts:
         return None
     silent_days = (at - last).total_seconds() / 86400
@@ -271,8 +272,8 @@ def _with_evidence(alert: Alert, query: PostQuery | None, rule_label: str, store
     evidence: dict[str, Any] = {**alert.evidence, "rule_label": rule_label}
     samples: list[Post] = []
     if query is not None:
-        def top(field: str) -> list[dict[str, Any]]:
-            return [{"value": t.value, "count": t.count} for t in store.top_terms(query, field, limit=TOP)]  # type: ignore[arg-type]
+        def top(field: TopField) -> list[dict[str, Any]]:
+            return [{"value": t.value, "count": t.count} for t in store.top_terms(query, field, limit=TOP)]
 
         samples = store.search(query.model_copy(update={"limit": SAMPLES, "sort": "newest"})).posts
         evidence.update(
@@ -285,7 +286,7 @@ def _with_evidence(alert: Alert, query: PostQuery | None, rule_label: str, store
     return alert.model_copy(update={"evidence": evidence}), samples
 
 
-def _notify(alert: Alert, samples: list[Post], config: Config, store: Store, everyone: Iterable[Any], at: datetime) -> Alert:
+def _notify(alert: Alert, samples: list[Post], config: Config, store: Store, everyone: Iterable[Subscription], at: datetime) -> Alert:
     """Queue an email per immediate subscriber and a webhook post; digest subscribers get it with the next digest."""
     number = notification_number(alert)
     rendered = alert_email(alert, samples, config.settings)

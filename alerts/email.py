@@ -23,7 +23,6 @@ from vigie.models import Alert, OutboxMessage, Post
 SAMPLE_CHARS = 300
 SUBJECT_CHARS = 160
 _KIND_TITLES = {"spike": "Spike", "emerging": "Emerging", "source_silent": "Source silent"}
-_DASHBOARD_PAGES = {"narrative": "narrative", "term": "search", "hashtag": "search", "search": "search", "source": "sources"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +56,15 @@ def safe_link(url: str | None) -> str | None:
 
 
 def dashboard_links(alert: Alert, settings: Settings) -> list[_Line]:
+    """The alert on the Alerts page, and its subject's timeline on the Narrative page (or the Search or Sources page)."""
     base = settings.dashboard.public_url.rstrip("/")
-    page = _DASHBOARD_PAGES[alert.subject_type]
-    key = "q" if page == "search" and alert.subject_type != "search" else alert.subject_type
-    subject = f"#{alert.subject}" if alert.subject_type == "hashtag" else alert.subject
+    if alert.subject_type in ("narrative", "term", "hashtag"):
+        subject_page = f"{base}/narrative?kind={alert.subject_type}&value={quote(alert.subject, safe='')}"
+    else:
+        subject_page = f"{base}/{'sources' if alert.subject_type == 'source' else 'search'}"
     return [
         _Line("Alert", "open in the dashboard", f"{base}/alerts?alert={quote(alert.id, safe='')}"),
-        _Line("Trend", f"{alert.subject_type} {subject}", f"{base}/{page}?{key}={quote(subject, safe='')}"),
+        _Line("Trend", subject_name(alert), subject_page),
     ]
 
 

@@ -111,6 +111,7 @@ class SpikeParams:
     floor: float = 0.1
     """Smallest expected count per bucket."""
     max_overdispersion: float = 2.0
+    """Cap on the estimated overdispersion: beyond it the series is too erratic for any count to stand out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,13 +275,13 @@ def _window_test(series: Series, counts: Sequence[int], baseline: Baseline, firs
 
 def assess(series: Series, index: int, params: SpikeParams = SpikeParams()) -> Assessment:
     """Judge the windows ending at bucket `index` (one per span); a spike if any passes every guard, else the closest call."""
-    longest = max(params.spans)
-    stop = index - longest + 1
+    spans = sorted(span for span in params.spans if span <= index + 1) or [1]
+    stop = index - spans[-1] + 1
     posts_baseline = fit_baseline(series, series.posts, stop, params)
     authors_baseline = fit_baseline(series, series.authors, stop, params)
     observed_for = (stop - series.first_observed) * series.step
     verdicts = []
-    for span in sorted(params.spans):
+    for span in spans:
         first = index - span + 1
         count, expected, dispersion, p_value = _window_test(series, series.posts, posts_baseline, first, index, params)
         author_count, expected_authors, _, author_p = _window_test(series, series.authors, authors_baseline, first, index, params)

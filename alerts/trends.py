@@ -115,10 +115,11 @@ class TrendCache:
         now, keep_from = as_utc(now), floor(keep_from, DAY)
         if self.observed_from is None:
             self.observed_from = _collection_start(store)
+        extended = self.covered_from is not None and keep_from < self.covered_from
         if self.covered_from is None or self.counted_until is None:
             recount_from = keep_from
         else:
-            if keep_from < self.covered_from:
+            if extended:
                 self._count(store, keep_from, self.covered_from)
             recount_from = min(self.counted_until, floor(now, HOUR)) - lateness
         self._count(store, recount_from, None)
@@ -127,7 +128,7 @@ class TrendCache:
         for fingerprint in set(self._searches) - set(wanted):
             del self._searches[fingerprint]
         for fingerprint, query in wanted.items():
-            since = recount_from if fingerprint in self._searches else keep_from
+            since = recount_from if fingerprint in self._searches and not extended else keep_from
             self._count_search(store, fingerprint, query, since)
 
         self._prune(keep_from)

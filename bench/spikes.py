@@ -5,8 +5,8 @@ The series are shaped by the recorded fixtures' timing: the hour-of-day profile 
 posts in `tests/fixtures/` (Reddit, Mastodon, Bluesky, Telegram, RSS/Atom, YouTube), each file weighing at most 20
 posts so one busy listing does not make the day. On top, drawn from a seeded generator: day-to-day level changes,
 bursty (overdispersed) hourly counts, a pool of authors where a few are loud, then injected events of known size and
-time: surges of 2x, 3x and 5x the expected count lasting 3 hours, and non-spikes: the daily peak (every day) and one
-author flooding the narrative for an hour.
+time: surges of 2x, 3x and 5x the expected count lasting 3 hours (where at least 10 posts are expected over them), and
+non-spikes: the daily peak (every day) and one author flooding the narrative for an hour (30 posts or more).
 
 Run: `.venv/bin/python bench/spikes.py [--series 36] [--seed 7]`.
 """
@@ -121,9 +121,10 @@ def hour_profile(times: dict[str, list[datetime]]) -> list[float]:
 class Scenario:
     level: float
     series: Series
-    surges: list[tuple[int, int]] = field(default_factory=list)
+    surges: list[tuple[int, int]]
     """(first bucket, size) of each injected surge."""
-    floods: list[int] = field(default_factory=list)
+    floods: list[int]
+    """First bucket of each single-author flood."""
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -144,31 +145,22 @@ def simulate(rng: random.Random, level: float, profile: list[float]) -> Scenario
     loudness = [1 / (n + 1) for n in range(300)]
     posts: list[list[str]] = [rng.choices(pool, loudness, k=_poisson(rng, mu * rng.gammavariate(HOURLY_SHAPE, 1 / HOURLY_SHAPE))) for mu in expected]
 
-    # Injected events at least a day apart, all after the warm-up.
-    events = len(SURGES) + FLOODS
-    slots = rng.sample(range(WARM_UP_DAYS + 1, DAYS - 1, 2), events)
-    scenario = Scenario(level=level, series=Series(START, HOUR, (), (), ()))
-    for n, day in enumerate(slots):
+    # Injected events on separate days, two days apart, all after the warm-up.
+    days = rng.sample(range(WARM_UP_DAYS + 1, DAYS - 1, 2), len(SURGES) + FLOODS)
+    surges, floods = [], []
+    for size, day in zip(SURGES, days, strict=False):
         first = day * 24 + rng.randrange(24)
-        while n < len(SURGES) and sum(expected[first : first + SURGE_HOURS]) < MIN_SURGE_BASE:
+        while sum(expected[first : first + SURGE_HOURS]) < MIN_SURGE_BASE:
             first = day * 24 + rng.randrange(24)
-        if n < len(SURGES):
-            size = SURGES[n]
-            for i in range(first, first + SURGE_HOURS):
-                posts[i] += rng.choices(pool, k=_poisson(rng, (size - 1) * expected[i]))
-            scenario.surges.append((first, size))
-        else:
-            posts[first] += [f"flooder-{n}"] * max(30, round(10 * expected[first]))
-            scenario.floods.append(first)
-    scenario.series = Series(
-        START,
-        HOUR,
-        tuple(len(p) for p in posts),
-        tuple(len(set(p)) for p in posts),
-        tuple(1 for _ in posts),
-        observed_from=START,
-    )
-    return scenario
+        for i in range(first, first + SURGE_HOURS):
+            posts[i] += rng.choices(pool, k=_poisson(rng, (size - 1) * expected[i]))
+        surges.append((first, size))
+    for n, day in enumerate(days[len(SURGES) :]):
+        first = day * 24 + rng.randrange(24)
+        posts[first] += [f"flooder-{n}"] * max(30, round(10 * expected[first]))
+        floods.append(first)
+    series = Series(START, HOUR, tuple(len(p) for p in posts), tuple(len(set(p)) for p in posts), tuple(1 for _ in posts), observed_from=START)
+    return Scenario(level, series, surges, floods)
 
 
 # ---------------------------------------------------------------- detectors and scoring

@@ -61,12 +61,3 @@ def share(terms: list[TermCount], field: str) -> alt.Chart:
         .properties(height=220)
     )
 
-
-def bars(terms: list[TermCount], field: str) -> alt.Chart:
-    frame = pd.DataFrame({field: [t.value for t in terms], "posts": [t.count for t in terms]})
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(x=alt.X("posts:Q", title="posts"), y=alt.Y(f"{field}:N", sort="-x", title=None), tooltip=[f"{field}:N", "posts:Q"])
-        .properties(height=max(80, 22 * len(terms)))
-    )

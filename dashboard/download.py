@@ -9,7 +9,6 @@ and valid for LINK_TTL: only a signed-in session can make one, and it cannot be 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -17,14 +16,19 @@ import queue
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from contextlib import closing
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+
 from dashboard.auth import b64, unb64
 from dashboard.export import FORMATS, MEDIA_TYPES, ExportFormat, iter_export
-from store.base import PostQuery
+from store.base import PostQuery, Store, StoreError
+from vigie.models import utcnow
 
 ROUTE = "/export"
 LINK_TTL = 600
@@ -96,8 +100,6 @@ def produce(chunks: Generator[str, None, None], out: queue.Queue[str | BaseExcep
 
 async def stream(chunks: Generator[str, None, None]) -> AsyncIterator[bytes]:
     """The chunks as bytes, produced in a worker thread; stops the worker when the client goes away."""
-    import anyio.to_thread
-
     out: queue.Queue[str | BaseException | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
     stop = threading.Event()
     threading.Thread(target=produce, args=(chunks, out, stop), name="vigie-export", daemon=True).start()
@@ -114,19 +116,18 @@ async def stream(chunks: Generator[str, None, None]) -> AsyncIterator[bytes]:
         stop.set()
 
 
-def endpoint(open_store: Any) -> Any:
-    """The Starlette endpoint; `open_store()` gives a store for one export (closed at the end)."""
-    from starlette.requests import Request
-    from starlette.responses import PlainTextResponse, StreamingResponse
+def endpoint(open_store: Callable[[], Store]) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint; `open_store()` gives a store for one export, closed when it ends."""
 
-    from vigie.models import utcnow
-
-    async def export(request: Request) -> PlainTextResponse | StreamingResponse:
+    async def export(request: Request) -> Response:
         try:
             query, fmt = read_link(request.query_params.get("token", ""))
         except LinkError as exc:
             return PlainTextResponse(f"{exc}\n", status_code=403)
-        store = open_store()
+        try:
+            store = open_store()
+        except StoreError as exc:
+            return PlainTextResponse(f"the store did not answer: {exc}\n", status_code=503)
 
         def chunks() -> Generator[str, None, None]:
             try:

@@ -8,7 +8,6 @@ between pages does not re-run every query, and new posts appear within a minute.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,10 +17,11 @@ import streamlit as st
 
 from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
+from alerts.trends import TrendCache
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
 from vigie.config import Config
-from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription
+from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription, utcnow
 
 CACHE_TTL = timedelta(seconds=60)
 SPIKE_PARAMS = SpikeParams()
@@ -92,58 +92,74 @@ def interval_for(since: datetime, until: datetime) -> str:
 
 
 @cache
-def overview(_store: Store, store_key: str, since: datetime, until: datetime, now: datetime) -> Overview:
+def overview(_store: Store, store_key: str, since: datetime, until: datetime, now: datetime, trends_file: str, lateness: timedelta) -> Overview:
     period = PostQuery(since=since, until=until, limit=0)
-    open_alerts = _store.list_alerts(states=("open",), limit=200)
+    narratives, hashtags = _trend_counts(_store, Path(trends_file), now, lateness)
     return Overview(
         total=_store.count_posts(period),
         volume=_store.count_buckets(period, interval_for(since, until), group_by="platform"),
-        narratives=narrative_trends(_store, now),
-        hashtags=hashtag_trends(_store, now),
-        open_alerts=open_alerts,
+        narratives=_trends(narratives, now),
+        hashtags=_trends(hashtags, now),
+        open_alerts=_store.list_alerts(states=("open",), limit=200),
     )
 
 
-def narrative_trends(store: Store, now: datetime) -> list[Trend]:
-    query = PostQuery(since=now - TREND_WINDOW - TREND_BASELINE, until=now, limit=0)
-    return _trends(store.count_buckets(query, "hour", group_by="narrative"), now)
+def _trend_counts(store: Store, path: Path, now: datetime, lateness: timedelta) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """Hourly posts over the trend window per narrative, and per hashtag busy in the last day.
+
+    Under `vigie up` they come from the alert cycle's trend series (`alerts.trends`), brought up to date in memory
+    (re-counting only the last few hours; the file is the cycle's to write). Without a recent file, from the store.
+    """
+    start = now - TREND_WINDOW - TREND_BASELINE
+    trends = TrendCache.open(path)
+    if trends.counted_until is None or trends.counted_until < now - TREND_WINDOW:
+        return _store_trend_counts(store, start, now)
+    trends.refresh(store, utcnow(), keep_from=start, lateness=lateness)
+    busy = trends.totals("hashtag", now - TREND_WINDOW, now)
+    return (
+        {key: trends.series("narrative", key, "hour", start, now).posts for key in trends.keys("narrative")},
+        {key: trends.series("hashtag", key, "hour", start, now).posts for key in _busiest(busy)},
+    )
 
 
-def hashtag_trends(store: Store, now: datetime) -> list[Trend]:
-    """Hashtags most used in the current window, ranked against their own past."""
-    current = store.top_terms(PostQuery(since=now - TREND_WINDOW, until=now, limit=0), "hashtag", limit=3 * TRENDING)
-    if not current:
-        return []
-    keys = tuple(term.value for term in current)
-    query = PostQuery(since=now - TREND_WINDOW - TREND_BASELINE, until=now, hashtags=keys, limit=0)
-    buckets = [bucket for bucket in store.count_buckets(query, "hour", group_by="hashtag") if bucket.key in keys]
-    return _trends(buckets, now)
+def _store_trend_counts(store: Store, start: datetime, now: datetime) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    window = PostQuery(since=start, until=now, limit=0)
+    busy = {t.value: t.count for t in store.top_terms(PostQuery(since=now - TREND_WINDOW, until=now, limit=0), "hashtag", limit=3 * TRENDING)}
+    hashtags = store.count_buckets(window.model_copy(update={"hashtags": tuple(busy)}), "hour", group_by="hashtag") if busy else []
+    return _hourly(store.count_buckets(window, "hour", group_by="narrative"), start, now), _hourly([b for b in hashtags if b.key in busy], start, now)
 
 
-def _trends(buckets: list[BucketCount], now: datetime) -> list[Trend]:
+def _hourly(buckets: list[BucketCount], start: datetime, now: datetime) -> dict[str, tuple[int, ...]]:
+    rows: dict[str, list[tuple[datetime, int, int, int]]] = {}
+    for bucket in buckets:
+        rows.setdefault(bucket.key or "", []).append((bucket.start, bucket.posts, bucket.authors, bucket.sources))
+    return {key: dense_series(key_rows, start, now, HOUR).posts for key, key_rows in rows.items()}
+
+
+def _busiest(totals: dict[str, int]) -> list[str]:
+    """The keys with the most posts: candidates worth ranking against their own past."""
+    return sorted(totals, key=lambda key: (-totals[key], key))[: 3 * TRENDING]
+
+
+def _trends(hourly: dict[str, tuple[int, ...]], now: datetime) -> list[Trend]:
     """Per key, the last day against what the spike detector's baseline expects of it from the days before.
 
-    The hourly buckets are summed into days ending at `now` (not UTC midnights), so "the last 24 hours" is current.
+    The hourly counts are summed into days ending at `now` (not UTC midnights), so "the last 24 hours" is current.
     Ranked by ratio (subjects new in the window first), then by volume.
     """
     days = TREND_BASELINE // TREND_WINDOW + 1
-    start = now - days * TREND_WINDOW
-    per_day: dict[str, list[int]] = defaultdict(lambda: [0] * days)
-    for bucket in buckets:
-        index = (bucket.start - start) // TREND_WINDOW
-        if bucket.key is not None and 0 <= index < days:
-            per_day[bucket.key][index] += bucket.posts
-    trends = []
-    for key, daily in per_day.items():
-        if not daily[-1]:
+    start, hours = now - days * TREND_WINDOW, TREND_WINDOW // HOUR
+    found = []
+    for key, posts in hourly.items():
+        counts = tuple(sum(posts[day * hours : (day + 1) * hours]) for day in range(days))
+        if not counts[-1]:
             continue
-        counts = tuple(daily)
         series = Series(start, DAY, counts, counts, counts)  # the baseline fit reads only the counts it is given
         baseline = fit_baseline(series, counts, days - 1, SPIKE_PARAMS)
         expected = baseline.expected(series.phase(days - 1), SPIKE_PARAMS.floor) if baseline.total else 0.0
-        trends.append(Trend(key, daily[-1], expected, daily[-1] / expected if expected else None, daily))
-    trends.sort(key=lambda t: (t.ratio is not None, -(t.ratio or 0), -t.current, t.key))
-    return trends[:TRENDING]
+        found.append(Trend(key, counts[-1], expected, counts[-1] / expected if expected else None, list(counts)))
+    found.sort(key=lambda t: (t.ratio is not None, -(t.ratio or 0), -t.current, t.key))
+    return found[:TRENDING]
 
 
 # ---------------------------------------------------------------- narrative, term or hashtag

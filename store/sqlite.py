@@ -176,6 +176,7 @@ class SQLiteStore(Store):
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL mode (journal mode is {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 4096")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         conn.execute("PRAGMA cache_size = -131072")
         conn.execute("PRAGMA temp_store = MEMORY")

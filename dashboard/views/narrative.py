@@ -40,7 +40,7 @@ value = middle.selectbox(
     bind="query-params",
 )
 with right:
-    since, until = periods.pick("Period", "narrative-period", now, default="Last 30 days")
+    since, until = periods.pick("Period", "narrative-period", now)
 
 if not value:
     st.info("Pick a narrative, a watchlist term or a hashtag (the Overview lists those trending now).")

@@ -12,7 +12,6 @@ import yaml
 
 from alerts.cycle import check, run_cycle
 from alerts.policy import Outcome
-from store.base import PostQuery
 from store.sqlite import SQLiteStore
 from tests.alerts.posts import daily_life, surge, watch_post
 from tests.support.factories import write_config

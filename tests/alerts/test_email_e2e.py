@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from store.sqlite import SQLiteStore
+from tests.alerts.mailserver import SmtpServer
 from tests.alerts.posts import daily_life, surge, watch_post
 from tests.support.factories import write_config
 from vigie.models import CrawlRun
@@ -30,51 +27,6 @@ DIGEST_DUE = datetime(2024, 5, 17, 6, 1, tzinfo=UTC)  # 08:01 in Paris
 SECOND_CHECK = datetime(2024, 5, 17, 12, 5, tzinfo=UTC)
 HOSTILE = '<script>alert("x")</script> Guérison <img src=x onerror=alert(1)> miracle healing'
 SENDER = "Vigie <vigie@test.example>"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
-        return "250 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class SmtpServer:
-    """A real SMTP server on a loopback port that can be stopped and started again on the same port."""
-
-    def __init__(self) -> None:
-        self.inbox, self.port = Inbox(), free_port()
-        self._controller: Controller | None = None
-
-    def start(self) -> None:
-        self._controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
-        self._controller.start()
-
-    def stop(self) -> None:
-        if self._controller is not None:
-            self._controller.stop()
-            self._controller = None
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

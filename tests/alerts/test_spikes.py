@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, detect, log_upper_tail, scan
+from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, detect, fit_baseline, log_upper_tail, scan
 
 START = datetime(2024, 4, 1, tzinfo=UTC)
 DAYS = 21
@@ -63,13 +63,15 @@ def test_daily_cycle_peaks_do_not_fire() -> None:
     assert all(assess(s, i).ratio < 1.5 for i in evening), "the baseline must expect the evening peak"
 
 
+def peaked_with_burst(first: int, length: int, factor: float, seed: int) -> Series:
+    """The PEAKED narrative with its rate multiplied by `factor` for `length` hours from hour `first`."""
+    rates = [PEAKED[h % 24] * (factor if first <= h < first + length else 1) for h in hours()]
+    return series(*simulate(rates, seed=seed))
+
+
 def test_true_spike_fires_where_it_starts() -> None:
-    rates = [PEAKED[h % 24] for h in hours()]
     surge = (DAYS - 2) * 24 + 10
-    for i in range(surge, surge + 3):
-        rates[i] *= 4
-    posts, authors = simulate(rates, seed=3)
-    s = series(posts, authors)
+    s = peaked_with_burst(surge, 3, 4, seed=3)
     spikes = scan(s, start=last_days(s, 7))
     assert spikes, "a 4x surge over three hours must fire"
     assert spikes[0].start <= s.bucket_start(surge + 2) and spikes[0].end > s.bucket_start(surge)
@@ -91,11 +93,26 @@ def test_single_author_flood_is_not_a_surge() -> None:
 
 
 def test_gradual_rise_is_followed_not_alerted() -> None:
-    rates = [PEAKED[h % 24] * 1.04 ** (h / 24) for h in hours(28)]
+    rates = [PEAKED[h % 24] * 1.065 ** (h / 24) for h in hours(28)]
     posts, authors = simulate(rates, seed=5)
     s = series(posts, authors)
-    assert rates[-1] / rates[-24 * 14 - 1] > 1.7, "the level rises by 70% over the window"
+    assert rates[-1] / rates[-24 * 14 - 1] > 2.4, "the level more than doubles over the window"
     assert scan(s, start=last_days(s, 10)) == []
+
+
+def test_a_new_level_becomes_the_baseline_within_days() -> None:
+    rates = [PEAKED[h % 24] * (1 if h < (DAYS - 5) * 24 else 3) for h in hours()]
+    posts, authors = simulate(rates, seed=11)
+    s = series(posts, authors)
+    assert scan(s, start=last_days(s, 2)) == [], "days after a narrative settled at three times its level, that is the norm"
+    level = fit_baseline(s, s.posts, len(s), SpikeParams()).level
+    assert level == pytest.approx(3 * sum(PEAKED), rel=0.25), "the expected daily total follows the recent level"
+
+
+def test_an_earlier_burst_does_not_raise_the_baseline() -> None:
+    s = peaked_with_burst((DAYS - 3) * 24 + 10, 4, 12, seed=10)
+    same_hour_now = (DAYS - 1) * 24 + 10
+    assert assess(s, same_hour_now).expected == pytest.approx(PEAKED[10], rel=0.2)
 
 
 def test_missing_buckets_are_zero_counts_after_collection_started() -> None:

@@ -111,3 +111,12 @@ def test_search_series_follow_their_query(tmp_path: Path, store: SQLiteStore) ->
     s = cache.search_series(query, "day", START, NOW + timedelta(days=1))
     assert sum(s.posts) == store.count_posts(query)
     assert sum(cache.search_series(PostQuery(text="other"), "day", START, NOW).posts) == 0
+
+
+def test_a_longer_window_extends_the_cache_back(tmp_path: Path, store: SQLiteStore) -> None:
+    query = PostQuery(narratives=("end_times",))
+    cache = TrendCache.open(tmp_path / "trends.json")
+    cache.refresh(store, NOW, keep_from=NOW - timedelta(days=1), lateness=LATENESS, searches=[query])
+    cache.refresh(store, NOW, keep_from=START, lateness=LATENESS, searches=[query])
+    assert as_rows(cache, "narrative", "end_times") == from_store(store, "hour", narratives=("end_times",))
+    assert sum(cache.search_series(query, "hour", START, NOW + timedelta(hours=1)).posts) == store.count_posts(query)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+import streamlit as st
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from dashboard import download
+from dashboard import download, queries
 from store.base import PostQuery
 from alerts.rules import load_alerts
+from alerts.trends import TrendCache
 from tests.dashboard.conftest import ALERT_RULES, APP, HOSTILE_TEXT, Seeded
 from vigie.config import load_config
 
@@ -57,8 +60,10 @@ def test_overview_period_changes_the_counts(app: AppTest) -> None:
 def test_narrative_picker_and_period_change_the_view(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/narrative.py")
     app.selectbox(key="value").set_value("miracle_healing").run()
+    week = int(app.caption[0].value.split()[0])
+    app.selectbox(key="narrative-period").set_value("Last 30 days").run()
     caption = app.caption[0].value
-    assert caption.startswith("191 posts")
+    assert caption.startswith("191 posts") and 31 < week < 191
     assert int(caption.split(" · ")[1].split()[0]) >= 1  # the surge of the last hours is flagged
     clusters = next(frame.value for frame in app.dataframe if "cluster" in frame.value.columns)
     row = clusters.iloc[0]
@@ -84,6 +89,7 @@ def test_narrative_deep_link_from_query_parameters(seeded: Seeded) -> None:
     at.switch_page("views/narrative.py")
     at.query_params["kind"] = "narrative"
     at.query_params["value"] = "anti_vaccine"
+    at.session_state["narrative-period"] = "Last 30 days"
     at.run()
     assert not at.exception
     assert at.selectbox(key="value").value == "anti_vaccine"
@@ -314,3 +320,21 @@ def test_a_store_failure_is_one_line_not_a_traceback(app: AppTest) -> None:
     app.session_state["vigie"].store.close()  # as when the store goes away under a running dashboard
     _open(app, "views/sources.py")
     assert app.error[0].value.startswith("The store did not answer:") and "the store is closed" in app.error[0].value
+
+
+def test_overview_reads_the_alert_cycles_trend_series(app: AppTest, seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under `vigie up` the trends come from the cycle's cache file; they say what the store says."""
+    from_store = [frame.value for frame in app.dataframe[:2]]
+    config = load_config()
+    path = config.data_dir / config.settings.alerts.trends_file
+    with seeded.store() as store:
+        trends = TrendCache(path)
+        trends.refresh(store, seeded.now, keep_from=seeded.now - timedelta(days=17), lateness=timedelta(hours=3))
+        trends.save()
+    monkeypatch.setattr(queries, "_store_trend_counts", lambda *args: pytest.fail("counted from the store, not read from the trend cache"))
+    st.cache_data.clear()
+    app.run()
+    assert path.exists() and not app.exception
+    from_cache = [frame.value for frame in app.dataframe[:2]]
+    assert [frame.to_json() for frame in from_cache] == [frame.to_json() for frame in from_store]
+    assert len(from_cache[0]) >= 2 and len(from_cache[1]) >= 1

@@ -24,12 +24,13 @@ STATES = ("open", "acknowledged", "resolved")
 
 def alerts_table(rows: list[tuple[str | None, Alert]]) -> Table:
     grid = Table(expand=True)
-    columns = ["action", "state", "kind", "subject", "posts", "expected", "ratio", "score", "since (UTC)", "id"]
+    columns = ["action", "state", "kind", "subject", "posts / expected", "since (UTC)", "id"]
     for name in columns if rows and rows[0][0] is not None else columns[1:]:
-        grid.add_column(name, overflow="fold", no_wrap=name in ("posts", "expected", "ratio", "score", "since (UTC)"))
+        grid.add_column(name, overflow="fold", no_wrap=name in ("state", "posts / expected", "since (UTC)"), ratio=2 if name in ("subject", "id") else None)
     for action, alert in rows:
         since = alert.bucket_start or alert.opened_at
-        cells = [alert.state, alert.kind, Text(f"{alert.subject_type} {alert.subject}"), str(alert.count), f"{alert.baseline:.1f}", f"{alert.ratio:.1f}", f"{alert.score:.1f}", f"{since:%Y-%m-%d %H:%M}", Text(alert.id)]
+        amount = f"{alert.count} / {alert.baseline:.1f} ({alert.ratio:.1f}x)" if alert.kind != "source_silent" else "-"
+        cells = [alert.state, alert.kind, Text(f"{alert.subject_type} {alert.subject}"), amount, f"{since:%Y-%m-%d %H:%M}", Text(alert.id)]
         grid.add_row(*([action] if action is not None else []), *cells)
     return grid
 
