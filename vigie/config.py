@@ -329,14 +329,15 @@ def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def _key_path(loc: tuple[Any, ...], data: Any) -> tuple[str, tuple[Any, ...]]:
-    """Readable key path (`sources[2].channel`) without the discriminator step pydantic inserts."""
+    """Readable key path (`sources[2].channel`) without the step pydantic inserts for a tagged union
+    (the tag's value, such as `telegram` or `spike`)."""
     text, real, cursor = "", [], data
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
             real.append(part)
             cursor = cursor[part] if isinstance(cursor, list) and part < len(cursor) else None
-        elif isinstance(cursor, dict) and part not in cursor and part in {"telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum"} and cursor.get("platform") == part:
+        elif isinstance(cursor, dict) and part not in cursor and part in cursor.values():
             continue
         else:
             text += f".{part}" if text else str(part)

@@ -87,3 +87,17 @@ def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "sources.yaml:4: sources[0].url:" in lines[0]
+
+
+def test_check_validates_alert_rules(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg")
+    (folder / "alerts.yaml").write_text("rules:\n  - id: r\n    kind: spike\n    min_cont: 3\n", encoding="utf-8")
+    result = run_vigie("--config", str(folder), "check")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("alerts.yaml:4: rules[0].min_cont: unknown key (and 1 more problem)")
+
+
+def test_check_accepts_the_shipped_config() -> None:
+    result = run_vigie("--config", str(REPO / "config"), "check")
+    assert result.returncode == 0, result.stderr
+    assert "ok (" in result.stdout
