@@ -2,11 +2,13 @@
 
 Validated like every other config file (`vigie.config.validate_file`): a mistake is one line naming the file, the
 line and the key. Subscriptions may also be edited in the dashboard, which keeps them in the store; `subscriptions()`
-merges both, the stored copy winning for the same id (see docs/alerts.md).
+merges both, the stored copy winning for the same id (see docs/alerts.md). A saved search that a subscription names
+as `search-<id>` is watched by an implicit spike rule (`search_rules()`) unless a rule here already watches it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -17,7 +19,7 @@ from alerts.emerging import EmergingParams
 from alerts.spikes import DAY, SpikeParams
 from store.base import PostQuery
 from vigie.config import Config, ConfigError, Duration, validate_file
-from vigie.models import Subscription
+from vigie.models import SavedSearch, Subscription
 
 ALERTS_FILE = "alerts.yaml"
 EVERY = "*"
@@ -29,6 +31,8 @@ SPIKE_P_VALUES: dict[str, float] = {"low": 1e-4, "medium": SpikeParams().p_value
 AUTHOR_P_VALUES: dict[str, float] = {"low": 1e-5, "medium": SpikeParams().author_p_value, "high": 3e-3}
 """Same for the distinct-author count, which must surge too."""
 EMERGING_P_VALUES: dict[str, float] = {"low": 1e-6, "medium": EmergingParams().p_value, "high": 1e-2}
+SEARCH_RULE_PREFIX = "search-"
+"""Rule ids of this form name the implicit spike rule on the saved search `<id>` (see `search_rules`)."""
 _QUERY_WINDOW_KEYS = ("since", "until", "limit", "offset", "sort")
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -184,9 +188,9 @@ class AlertsFile(_Section):
         if duplicate:
             raise ValueError(f"duplicate subscription id {duplicate!r}")
         for entry in self.subscriptions:
-            unknown = [rule_id for rule_id in entry.rules if rule_id != EVERY and rule_id not in rule_ids]
+            unknown = [rule_id for rule_id in entry.rules if rule_id != EVERY and rule_id not in rule_ids and not rule_id.startswith(SEARCH_RULE_PREFIX)]
             if unknown:
-                raise ValueError(f"subscription {entry.email}: unknown rule {unknown[0]!r} (known: {', '.join(rule_ids) or 'none'})")
+                raise ValueError(f"subscription {entry.email}: unknown rule {unknown[0]!r} (known: {', '.join(rule_ids) or 'none'}, or {SEARCH_RULE_PREFIX}<saved search id>)")
         return self
 
 
@@ -203,6 +207,25 @@ def load_alerts(config: Config) -> AlertsFile:
             if unknown:
                 raise ConfigError(f"{path}: rule {rule.id}: unknown source {unknown[0]!r} (known: {', '.join(sorted(known)) or 'none'})")
     return alerts
+
+
+def search_rule_id(search_id: str) -> str:
+    """The id of the implicit rule on a saved search: what a subscription names to receive its alerts."""
+    return f"{SEARCH_RULE_PREFIX}{search_id}"
+
+
+def search_rules(configured: Iterable[Rule], saved: Iterable[SavedSearch], all_subscriptions: Iterable[Subscription]) -> list[SpikeRule]:
+    """A spike rule with the shipped settings for each saved search some subscription names (`search-<id>`), so that
+    subscribing from the dashboard is enough; a search that a rule of alerts.yaml watches (even disabled) keeps that rule."""
+    configured = list(configured)
+    taken = {rule.id for rule in configured}
+    watched = {rule.watch.search for rule in configured if isinstance(rule, SpikeRule) and rule.watch.search}
+    named = {rule_id for subscription in all_subscriptions for rule_id in subscription.rules}
+    return [
+        SpikeRule(id=rule_id, name=search.name, kind="spike", watch=Watch(search=search.id))
+        for search in saved
+        if (rule_id := search_rule_id(search.id)) in named and rule_id not in taken and search.id not in watched and re.match(_ID, rule_id)
+    ]
 
 
 def subscriptions(configured: Iterable[SubscriptionEntry], stored: Iterable[Subscription]) -> list[Subscription]:
