@@ -1,5 +1,6 @@
-"""One detection cycle: refresh the trend series, run every rule of `config/alerts.yaml`, open, update or resolve
-alerts with their evidence, and queue the notifications they call for in the outbox (`alerts.outbox` sends them)."""
+"""One detection cycle: refresh the trend series, run every rule of `config/alerts.yaml` and the implicit rules on
+subscribed saved searches, open, update or resolve alerts with their evidence, and queue the notifications they call
+for in the outbox (`alerts.outbox` sends them)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from typing import Any, Literal
 from alerts.emerging import TermWindow, find_emerging
 from alerts.email import alert_email, dashboard_links
 from alerts.policy import Detection, Outcome, SubjectType, alert_key, apply_detection, mark_notified, notification_number, resolve_if_quiet
-from alerts.rules import EVERY, EmergingRule, SourceSilentRule, SpikeRule, load_alerts, subscribers, subscriptions
+from alerts.rules import EVERY, EmergingRule, SourceSilentRule, SpikeRule, load_alerts, search_rules, subscribers, subscriptions
 from alerts.spikes import HOUR, detect
 from alerts.trends import TrendCache, floor
 from alerts.webhook import alert_payload, webhook_url
 from store.base import PostQuery, Store, TopField
 from vigie.config import Config
-from vigie.models import Alert, OutboxMessage, Post, Subscription, as_utc, utcnow
+from vigie.models import Alert, OutboxMessage, Post, SavedSearch, Subscription, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,14 @@ def check(config: Config, store: Store, at: datetime | None = None) -> list[Outc
     """Run one cycle; returns what happened to each alert it touched, resolutions included."""
     at = as_utc(at or utcnow())
     alerts_file = load_alerts(config)
-    rules = [rule for rule in alerts_file.rules if rule.enabled]
+    everyone = subscriptions(alerts_file.subscriptions, store.list_subscriptions())
+    saved = {search.id: search for search in store.list_searches()}
+    rules = [rule for rule in [*alerts_file.rules, *search_rules(alerts_file.rules, saved.values(), everyone)] if rule.enabled]
     if not rules:
         return []
     settings = config.settings.alerts
 
-    searched = {rule.id: _searched(rule, store) for rule in rules if isinstance(rule, SpikeRule) and rule.watch.subject_type == "search"}
+    searched = {rule.id: _searched(rule, saved) for rule in rules if isinstance(rule, SpikeRule) and rule.watch.subject_type == "search"}
     rules = [rule for rule in rules if searched.get(rule.id, True)]
     spans = [rule.window + rule.step * (max(rule.params().spans) + 1) for rule in rules if isinstance(rule, SpikeRule)]
     spans += [rule.window + rule.current for rule in rules if isinstance(rule, EmergingRule)]
@@ -95,7 +98,6 @@ def check(config: Config, store: Store, at: datetime | None = None) -> list[Outc
                 queries[detection.key] = query
 
     labels = {rule.id: rule.label for rule in rules}
-    everyone = subscriptions(alerts_file.subscriptions, store.list_subscriptions())
     previous = _recent_alerts(store, at, settings.cooldown)
     outcomes = []
     for detection in detections:
@@ -126,11 +128,11 @@ def _recent_alerts(store: Store, at: datetime, cooldown: timedelta) -> dict[tupl
 # ---------------------------------------------------------------- spikes
 
 
-def _searched(rule: SpikeRule, store: Store) -> _Watched | None:
+def _searched(rule: SpikeRule, saved_searches: dict[str, SavedSearch]) -> _Watched | None:
     """The search a rule watches; None (and the rule skipped, its alerts left as they are) when it was deleted."""
     if rule.watch.query is not None:
         return _Watched("search", rule.id, rule.watch.query)
-    saved = next((s for s in store.list_searches() if s.id == rule.watch.search), None)
+    saved = saved_searches.get(rule.watch.search or "")
     if saved is None:
         log.warning("alert rule %s: no saved search %r; the rule is skipped", rule.id, rule.watch.search)
         return None

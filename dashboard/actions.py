@@ -8,8 +8,7 @@ from collections.abc import Iterable
 from email.utils import parseaddr
 from typing import Any, Literal
 
-import yaml
-
+from alerts.rules import EVERY, SEARCH_RULE_PREFIX
 from dashboard import queries
 from store.base import PostQuery, Store
 from vigie.models import Alert, AlertEvent, SavedSearch, Subscription, utcnow
@@ -38,7 +37,7 @@ def record_alert_action(store: Store, alert: Alert, action: AlertAction, by: str
         }
     )
     store.save_alert(updated)
-    _forget(queries.alerts, queries.overview)
+    _forget(queries.alerts, queries.alert, queries.overview)
     return updated
 
 
@@ -70,7 +69,7 @@ def save_subscription(
     subscription = Subscription(
         id=subscription_id,
         email=email,
-        rules=["*"] if "*" in rules else sorted(dict.fromkeys(rules)),
+        rules=_normalised(rules),
         mode=mode,
         created_at=previous.created_at if previous else utcnow(),
     )
@@ -98,10 +97,23 @@ def save_search(store: Store, name: str, query: PostQuery) -> SavedSearch:
     return saved
 
 
-def search_rule_yaml(rule_id: str, saved: SavedSearch) -> str:
-    """The alerts.yaml entry of a spike rule on a saved search, ready to paste."""
-    rule = {"id": rule_id, "name": saved.name, "kind": "spike", "watch": {"search": saved.id}}
-    return yaml.safe_dump([rule], allow_unicode=True, sort_keys=False)
+def subscribe(store: Store, email: str, rule_id: str, mode: Literal["immediate", "digest"], taken: Iterable[Subscription] = ()) -> Subscription:
+    """One click on the Search page: the address's dashboard subscription in that mode gains the rule (a new one when it
+    has none), so subscribing twice, or to several searches, never sends the same alert twice."""
+    email = check_email(email)
+    same = next((sub for sub in store.list_subscriptions() if sub.email.lower() == email.lower() and sub.mode == mode), None)
+    if same is None:
+        return save_subscription(store, None, email, [rule_id], mode, taken)
+    if rule_id in same.rules:
+        return same
+    return save_subscription(store, same.id, email, [*same.rules, rule_id], mode, taken)
+
+
+def _normalised(rules: list[str]) -> list[str]:
+    """`*` covers every rule, but a saved search is only watched while a subscription names its rule: keep those."""
+    if EVERY in rules:
+        return [EVERY, *sorted({rule for rule in rules if rule.startswith(SEARCH_RULE_PREFIX)})]
+    return sorted(dict.fromkeys(rules))
 
 
 def delete_search(store: Store, search_id: str) -> bool:

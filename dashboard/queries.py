@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts
+from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
 from alerts.trends import TrendCache
 from enrich.watchlists import load_watchlists
@@ -270,6 +270,11 @@ def alerts(_store: Store, store_key: str, states: tuple[AlertState, ...], limit:
 
 
 @cache
+def alert(_store: Store, store_key: str, alert_id: str) -> Alert | None:
+    return _store.get_alert(alert_id)
+
+
+@cache
 def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post]:
     found = (_store.get_post(post_id) for post_id in post_ids)
     return [post for post in found if post is not None]
@@ -322,9 +327,10 @@ def alert_rules(_config: Config, config_dir: str) -> AlertsFile:
 
 
 def search_rule_id(saved_id: str, rules: list[Any]) -> str:
-    """The rule that alerts on a saved search: the alerts.yaml rule watching it, else the id such a rule should take."""
+    """The rule that alerts on a saved search: the alerts.yaml rule watching it, else the implicit rule the alert cycle
+    adds for a subscribed search (alerts/rules.py `search_rules`)."""
     watching = next((rule.id for rule in rules if isinstance(rule, SpikeRule) and rule.watch.search == saved_id), None)
-    return watching or f"search-{saved_id}"
+    return watching or implicit_rule_id(saved_id)
 
 
 def _watches(rule: Any) -> str:
@@ -355,7 +361,7 @@ def rule_choices(alerts_file: AlertsFile, saved: list[SavedSearch], subscription
     choices = {"*": "All alerts"}
     choices.update({rule.id: f"{rule.label}: {_watches(rule)}" + ("" if rule.enabled else " (disabled)") for rule in alerts_file.rules})
     for search in saved:
-        choices.setdefault(search_rule_id(search.id, alerts_file.rules), f"Saved search {search.name} (no rule in alerts.yaml yet)")
+        choices.setdefault(search_rule_id(search.id, alerts_file.rules), f"{search.name}: spike in saved search {search.id}")
     for sub in subscriptions:
         choices.update({rule: f"{rule} (no such rule in alerts.yaml)" for rule in sub.rules if rule not in choices})
     return choices

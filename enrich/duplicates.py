@@ -85,7 +85,9 @@ class NearDuplicates:
         lengths = np.fromiter((len(part) for part in parts), dtype=np.int64, count=len(parts))
         bounds = np.concatenate(([0], np.cumsum(lengths)[:-1]))
         with np.errstate(over="ignore"):
-            hashed = (self._multipliers * np.concatenate(parts)[None, :] + self._offsets) >> np.uint64(32)
+            hashed = self._multipliers * np.concatenate(parts)[None, :]
+            hashed += self._offsets
+            hashed >>= np.uint64(32)
         minima = np.minimum.reduceat(hashed, bounds, axis=1).T.astype(np.uint32)
         for row, index in enumerate(kept):
             bands = minima[row].reshape(self.bands, self.rows)

@@ -35,8 +35,11 @@ def _is_tracking(name: str) -> bool:
     return name.startswith(("utm_", "pk_", "hsa_")) or name in TRACKING_PARAMETERS
 
 
+@lru_cache(maxsize=65536)
 def normalise_url(url: str) -> str | None:
-    """Lower-case scheme and host, no default port, no tracking parameters, no fragment; None when not a web URL."""
+    """Lower-case scheme and host, no default port, no tracking parameters, no fragment; None when not a web URL.
+
+    Cached: a channel links to the same pages again and again, and a copy-paste campaign repeats its links."""
     if url.lower().startswith("www."):
         url = "http://" + url
     try:

@@ -10,8 +10,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
-WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*")
-"""Letters and digits (with combining accents); apostrophes, hyphens and `_` separate words."""
+WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*+")
+"""Letters and digits (with combining accents); apostrophes, hyphens and `_` separate words. The
+quantifier is possessive: a word never gives characters back, which spares the engine its backtracking."""
 
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "đ": "d", "ł": "l", "ı": "i", "ð": "d", "þ": "th"})
 

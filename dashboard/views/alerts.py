@@ -1,4 +1,6 @@
-"""Alerts: open, acknowledged and resolved alerts with their evidence; acknowledge or resolve with a comment."""
+"""Alerts: open, acknowledged and resolved alerts with their evidence; acknowledge or resolve with a comment.
+
+`?alert=<id>`, the link of every alert email, opens that alert above the list, whatever its state."""
 
 from __future__ import annotations
 
@@ -19,6 +21,10 @@ LABELS = {"acknowledged": "Acknowledge", "resolved": "Resolve", "reopened": "Reo
 
 vigie = current()
 st.title("Alerts")
+linked_id = st.query_params.get("alert")
+linked = queries.alert(vigie.store, vigie.store_key, linked_id) if linked_id else None
+if linked_id and linked is None:
+    st.warning(f"No alert {md(linked_id)} in the store: the list below shows the others.")
 state = st.segmented_control("State", list(STATES), format_func=STATES.get, default="open", key="alerts-state") or "open"
 alerts = queries.alerts(vigie.store, vigie.store_key, (state,), SHOWN)
 more = " (the most recent ones)" if len(alerts) == SHOWN else ""
@@ -81,12 +87,20 @@ def act(alert: Alert) -> None:
             st.rerun()
 
 
-if not alerts:
-    st.info(f"No {STATES[state].lower()} alert.")
-for index, alert in enumerate(alerts):
+def show(alert: Alert, expanded: bool) -> None:
     ratio = f" ×{alert.ratio:.1f}" if alert.ratio else ""
     label = f"{md(alert.kind)} · {md(alert.subject_type)} **{md(alert.subject)}**{ratio} · {alert.count} posts · updated {md(local_time(alert.updated_at, vigie.zone))}"
-    with st.expander(label, expanded=index == 0):
+    with st.expander(label, expanded=expanded):
         evidence(alert)
         history(alert)
         act(alert)
+
+
+if linked is not None:
+    st.subheader(f"Linked alert ({STATES[linked.state].lower()})")
+    show(linked, expanded=True)
+    st.subheader(f"{STATES[state]} alerts")
+if not alerts:
+    st.info(f"No {STATES[state].lower()} alert.")
+for index, alert in enumerate(a for a in alerts if linked is None or a.id != linked.id):
+    show(alert, expanded=index == 0 and linked is None)

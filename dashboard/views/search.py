@@ -96,24 +96,29 @@ st.divider()
 save, export = st.columns(2)
 with save:
     st.markdown("**Save this search**")
-    st.caption("Words and filters are saved, not the period: a saved search watches new posts, and alert rules can use it.")
+    st.caption("Words and filters are saved, not the period: a saved search watches new posts. Give an address and the same click subscribes it: from the next alert cycle, a surge of posts matching the search sends it an alert.")
     with st.form("save-search", clear_on_submit=True):
         name = st.text_input("Name", key="save-name")
         email = st.text_input("Subscribe this address to its alerts (optional)", key="save-email")
         mode = st.radio("Delivery", ["immediate", "digest"], horizontal=True, key="save-mode")
-        if st.form_submit_button("Save"):
+        if st.form_submit_button("Save", key="save-search-button"):
             try:
                 if email.strip():
                     actions.check_email(email)
                 saved = actions.save_search(vigie.store, name, query)
-                rules = vigie.alerts_file().rules
-                rule_id = queries.search_rule_id(saved.id, rules)
+                message = f"Saved as {md(saved.name)}."
                 if email.strip():
-                    actions.save_subscription(vigie.store, None, email, [rule_id], mode)
-                st.success(f"Saved as {md(saved.name)}" + (f"; {md(email.strip())} subscribed to rule {md(rule_id)}." if email.strip() else "."))
-                if rule_id not in {rule.id for rule in rules}:
-                    st.info("No alert rule watches this search yet. Add this rule to config/alerts.yaml (under `rules:`) and the alert cycle will watch it:")
-                    st.code(actions.search_rule_yaml(rule_id, saved), language="yaml")
+                    alerts_file = vigie.alerts_file()
+                    rule_id = queries.search_rule_id(saved.id, alerts_file.rules)
+                    configured = [entry.to_subscription() for entry in alerts_file.subscriptions]
+                    subscription = actions.subscribe(vigie.store, email, rule_id, mode, configured)
+                    rule = next((rule for rule in alerts_file.rules if rule.id == rule_id), None)
+                    if rule is None:
+                        watcher = "a spike rule with the default settings"
+                    else:
+                        watcher = f"rule {md(rule_id)} of alerts.yaml" + ("" if rule.enabled else " (disabled there: no alert until it is enabled)")
+                    message += f" {md(subscription.email)} is subscribed ({subscription.mode}): {watcher} watches the search from the next alert cycle."
+                st.success(message)
             except actions.InvalidInput as exc:
                 st.error(md(str(exc)))
 with export:

@@ -16,7 +16,7 @@ from store.sqlite import SQLiteStore
 from tests.alerts.posts import daily_life, surge, watch_post
 from tests.support.factories import write_config
 from vigie.config import Config, load_config
-from vigie.models import CrawlError, CrawlRun, SavedSearch
+from vigie.models import CrawlError, CrawlRun, SavedSearch, Subscription
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 NOW = datetime(2024, 5, 16, 12, 5, tzinfo=UTC)
@@ -138,6 +138,23 @@ def test_saved_search_and_inline_query_rules(tmp_path: Path, store: SQLiteStore)
     found = {(a.rule_id, a.subject_type, a.subject) for a in run_cycle(config, store, NOW)}
     assert found >= {("saved", "search", "cure-video"), ("inline", "search", "inline")}
     assert not any(rule == "missing" for rule, _, _ in found)
+
+
+def test_a_subscribed_saved_search_alerts_without_a_rule_in_alerts_yaml(tmp_path: Path, store: SQLiteStore) -> None:
+    store.save_search(SavedSearch(id="cure-video", name="Cure video", query={"text": "video miracle", "sources": ["tg-eveil"]}))
+    store.save_search(SavedSearch(id="unsubscribed", name="Nobody listens", query={"text": "video"}))
+    store.save_subscription(Subscription(id="bob", email="bob@example.org", rules=["search-cure-video"]))
+    config = configure(tmp_path, [], subscriptions=[])
+    for hours_back in range(24 * 14, 2, -6):
+        store.upsert_posts([watch_post(f"base-{hours_back}-{k}", "miracle_healing", NOW - timedelta(hours=hours_back, minutes=k), f"old{k}", text="une video miracle de plus", source="tg-eveil") for k in range(2)])
+    store.upsert_posts([watch_post(f"vid-{n}", "miracle_healing", NOW - timedelta(minutes=60 - n), f"viewer{n}", text="Regardez cette video miracle qui guérit tout", source="tg-eveil") for n in range(30)])
+    [opened] = check(config, store, NOW)
+    alert = opened.alert
+    assert (opened.action, alert.rule_id, alert.subject_type, alert.subject) == ("opened", "search-cure-video", "search", "cure-video")
+    assert alert.evidence["rule_label"] == "Cure video" and alert.count >= 30
+    assert [(m.recipient, m.id) for m in store.due_messages(NOW + timedelta(days=3), limit=10)] == [("bob@example.org", f"alert:{alert.id}:0:bob")]
+    store.delete_subscription("bob")
+    assert check(config, store, NOW + timedelta(minutes=5)) == [], "nobody subscribed: the search is not watched"
 
 
 def test_replaying_a_cycle_is_idempotent(tmp_path: Path, store: SQLiteStore) -> None:

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from alerts.digest import digest_period
-from alerts.rules import AlertsFile, EmergingRule, SourceSilentRule, SpikeRule, SubscriptionEntry, load_alerts, subscribers, subscriptions
+from alerts.rules import AlertsFile, EmergingRule, SourceSilentRule, SpikeRule, SubscriptionEntry, load_alerts, search_rules, subscribers, subscriptions
 from tests.support.factories import write_config
 from vigie.config import ConfigError, load_config, validate_file
-from vigie.models import Subscription
+from vigie.models import SavedSearch, Subscription
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "alerts.yaml"
 
@@ -78,6 +78,23 @@ def test_stored_subscription_wins_over_the_file() -> None:
     assert merged["alice"].mode == "digest"
     assert [s.email for s in subscribers("spikes", merged.values(), "immediate")] == ["bob@example.org", "carol@example.org"]
     assert [s.email for s in subscribers("emerging", merged.values(), "immediate")] == ["carol@example.org"]
+
+
+def test_subscribed_saved_searches_get_the_shipped_spike_rule() -> None:
+    shipped = validate_file(SHIPPED, AlertsFile)
+    searches = [SavedSearch(id=name, name=name.title(), query={"text": name}) for name in ("cure", "quiet", "ruled")]
+    ruled = SpikeRule(id="mine", kind="spike", watch={"search": "ruled"}, sensitivity="high", enabled=False)
+    subscribed = [Subscription(id="bob", email="bob@example.org", rules=["search-cure", "search-ruled"]), Subscription(id="all", email="all@example.org")]
+    [rule] = search_rules([*shipped.rules, ruled], searches, subscribed)
+    assert (rule.id, rule.label, rule.watch.search, rule.enabled) == ("search-cure", "Cure", "cure", True)
+    narratives = next(r for r in shipped.rules if isinstance(r, SpikeRule))
+    settings = {"id", "name", "watch"}
+    assert rule.model_dump(exclude=settings) == narratives.model_dump(exclude=settings)
+
+
+def test_alerts_yaml_subscriptions_may_name_a_saved_search(tmp_path: Path) -> None:
+    alerts = load(tmp_path, "subscriptions:\n  - email: bob@example.org\n    rules: [search-cure]\n")
+    assert alerts.subscriptions[0].rules == ["search-cure"]
 
 
 def test_no_alerts_file_means_no_rules(tmp_path: Path) -> None:

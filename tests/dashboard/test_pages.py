@@ -7,14 +7,13 @@ from datetime import timedelta
 
 import pytest
 import streamlit as st
-import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard import download, queries
 from store.base import PostQuery
-from alerts.rules import load_alerts
+from alerts.rules import load_alerts, search_rules, subscriptions
 from alerts.trends import TrendCache
-from tests.dashboard.conftest import ALERT_RULES, APP, HOSTILE_TEXT, Seeded
+from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded
 from vigie.config import load_config
 
 PAGES = {
@@ -164,33 +163,35 @@ def test_export_links_carry_the_whole_query(app: AppTest) -> None:
     assert download.read_link(links["JSON Lines"].partition("token=")[2])[1] == "jsonl"
 
 
-def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
+def test_saving_a_search_and_subscribing_in_one_click(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/search.py")
     app.text_input(key="search-text").input("quantique").run()
     app.text_input(key="save-name").input("Bad address")
     app.text_input(key="save-email").input("carol@")
-    app.button[-1].click().run()
+    app.button(key="save-search-button").click().run()
     assert "is not an email address" in app.error[0].value
     with seeded.store() as store:
         assert store.list_searches() == []
-    app.text_input(key="save-name").input("Quantum healing watch")
-    app.text_input(key="save-email").input("bob@example.org")
-    app.radio(key="save-mode").set_value("digest")
-    app.button[-1].click().run()
-    assert not app.exception and not app.error, [e.value for e in app.error]
+    for _ in range(2):  # clicking again changes nothing: one subscription, one rule
+        app.text_input(key="save-name").input("Quantum healing watch")
+        app.text_input(key="save-email").input("bob@example.org")
+        app.radio(key="save-mode").set_value("digest")
+        app.button(key="save-search-button").click().run()
+        assert not app.exception and not app.error, [e.value for e in app.error]
+    assert not app.code, "nothing to paste into alerts.yaml"
+    assert "a spike rule with the default settings watches the search" in app.success[0].value
     with seeded.store() as store:
         saved = {s.id: s for s in store.list_searches()}
-        subscribers = {s.email: s for s in store.list_subscriptions()}
+        stored = store.list_subscriptions()
+    subscribers = {s.email: s for s in stored}
     assert saved["quantum-healing-watch"].query["text"] == "quantique"
     assert "since" not in saved["quantum-healing-watch"].query
+    assert [s.email for s in stored].count("bob@example.org") == 1
     assert subscribers["bob@example.org"].mode == "digest"
     assert subscribers["bob@example.org"].rules == ["search-quantum-healing-watch"]
-    snippet = next(code.value for code in app.code)
-    rules = yaml.safe_load(snippet)
-    alerts_yaml = seeded.config_dir / "alerts.yaml"
-    alerts_yaml.write_text(yaml.safe_dump({**yaml.safe_load(alerts_yaml.read_text()), "rules": [*ALERT_RULES["rules"], *rules]}), encoding="utf-8")
-    loaded = load_alerts(load_config())
-    assert [(rule.id, rule.watch.search) for rule in loaded.rules if rule.kind == "spike" and rule.watch.search] == [("search-quantum-healing-watch", "quantum-healing-watch")]
+    alerts_file = load_alerts(load_config())
+    watched = search_rules(alerts_file.rules, saved.values(), subscriptions(alerts_file.subscriptions, stored))
+    assert [(rule.id, rule.watch.search, rule.label) for rule in watched] == [("search-quantum-healing-watch", "quantum-healing-watch", "Quantum healing watch")]
     app.text_input(key="search-text").input("").run()
     app.button(key="load-quantum-healing-watch").click().run()
     assert app.text_input(key="search-text").value == "quantique" and _matching(app) == 30
@@ -201,6 +202,37 @@ def test_saving_a_search_and_subscribing(app: AppTest, seeded: Seeded) -> None:
     app.button(key="forget-quantum-healing-watch").click().run()
     with seeded.store() as store:
         assert store.list_searches() == []
+
+
+def test_subscribing_an_all_alerts_address_to_a_search_keeps_one_subscription(app: AppTest, seeded: Seeded) -> None:
+    _open(app, "views/search.py")
+    app.text_input(key="search-text").input("quantique").run()
+    app.text_input(key="save-name").input("Quantum")
+    app.text_input(key="save-email").input("ana@example.org")
+    app.radio(key="save-mode").set_value("digest")
+    app.button(key="save-search-button").click().run()
+    assert not app.exception and not app.error
+    with seeded.store() as store:
+        [ana] = [s for s in store.list_subscriptions() if s.email == "ana@example.org"]
+    assert (ana.id, ana.rules) == ("ana", ["*", "search-quantum"]), "still every alert, once, and the search is watched"
+
+
+def test_alert_link_opens_that_alert(seeded: Seeded) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    at.switch_page("views/alerts.py")
+    at.query_params["alert"] = "emerging:sante:1"  # resolved: not in the default (open) list
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [h.value for h in at.subheader][:2] == ["Linked alert (resolved)", "Open alerts"]
+    assert at.expander[0].proto.expanded and "sante" in at.expander[0].label
+    assert not at.expander[1].proto.expanded, "the linked alert is the one opened"
+    at.button(key="reopened-emerging:sante:1").click().run()
+    with seeded.store() as store:
+        assert store.get_alert("emerging:sante:1").state == "open"
+    at.query_params["alert"] = "no-such-alert"
+    at.run()
+    assert not at.exception and "No alert no\\-such\\-alert in the store" in at.warning[0].value
 
 
 def test_acknowledging_an_alert_persists(app: AppTest, seeded: Seeded) -> None:
