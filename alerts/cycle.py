@@ -294,17 +294,7 @@ def _notify(alert: Alert, samples: list[Post], config: Config, store: Store, eve
     rendered = alert_email(alert, samples, config.settings)
     recipients = []
     for subscription in subscribers(alert.rule_id, everyone, "immediate"):
-        store.enqueue(
-            OutboxMessage(
-                id=f"alert:{alert.id}:{number}:{subscription.id}",
-                recipient=subscription.email,
-                subject=rendered.subject,
-                body_text=rendered.text,
-                body_html=rendered.html,
-                created_at=at,
-                next_attempt_at=at,
-            )
-        )
+        store.enqueue(rendered.message(f"alert:{alert.id}:{number}:{subscription.id}", subscription.email, at))
         recipients.append(subscription.email)
     if webhook_url(config.settings):
         link = dashboard_links(alert, config.settings)[0].link or ""

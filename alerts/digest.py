@@ -11,7 +11,7 @@ from alerts.email import digest_email
 from alerts.rules import EVERY, load_alerts, subscribers, subscriptions
 from store.base import Store
 from vigie.config import Config
-from vigie.models import Alert, OutboxMessage, as_utc
+from vigie.models import Alert, as_utc
 
 _RAISED = ("opened", "escalated", "reopened")
 
@@ -45,14 +45,5 @@ def queue_digests(config: Config, store: Store, now: datetime) -> int:
     for subscription in {s.id: s for rule_id in {a.rule_id for a in alerts} for s in subscribers(rule_id, everyone, "digest")}.values():
         mine = sorted((a for a in alerts if EVERY in subscription.rules or a.rule_id in subscription.rules), key=lambda a: a.opened_at, reverse=True)
         rendered = digest_email(mine, start, end, settings)
-        message = OutboxMessage(
-            id=f"digest:{day.isoformat()}:{subscription.id}",
-            recipient=subscription.email,
-            subject=rendered.subject,
-            body_text=rendered.text,
-            body_html=rendered.html,
-            created_at=as_utc(now),
-            next_attempt_at=as_utc(now),
-        )
-        queued += store.enqueue(message)
+        queued += store.enqueue(rendered.message(f"digest:{day.isoformat()}:{subscription.id}", subscription.email, as_utc(now)))
     return queued

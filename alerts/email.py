@@ -31,6 +31,10 @@ class Rendered:
     text: str
     html: str
 
+    def message(self, message_id: str, recipient: str, at: datetime) -> OutboxMessage:
+        """The outbox entry; its id makes queueing idempotent, so the same email is never sent twice."""
+        return OutboxMessage(id=message_id, recipient=recipient, subject=self.subject, body_text=self.text, body_html=self.html, created_at=at, next_attempt_at=at)
+
 
 @dataclass(frozen=True, slots=True)
 class _Line:
