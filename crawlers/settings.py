@@ -57,6 +57,8 @@ LOG_LEVEL = "INFO"
 LOG_FORMATTER = "crawlers.extensions.QuietLogFormatter"
 DEFAULT_DROPITEM_LOG_LEVEL = "INFO"
 LOG_FORMAT = "%(asctime)s [%(name)s] %(levelname)s: %(message)s"
+STATS_DUMP = False
+"""The crawl-run log keeps what matters (pages, new, updated, errors); Scrapy's stats dump would flood the service log."""
 
 DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.OutcomeMiddleware": 40,
