@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from alerts.email import digest_email
 from alerts.rules import EVERY, load_alerts, subscribers, subscriptions
 from store.base import Store
-from vigie.config import Config
+from vigie.config import Config, parse_clock
 from vigie.models import Alert, as_utc
 
 _RAISED = ("opened", "escalated", "reopened")
@@ -20,7 +20,7 @@ def digest_period(now: datetime, digest_time: str, timezone: str) -> tuple[datet
     """The day (UTC bounds) covered by the latest digest due at `now`: from one digest time to the next."""
     zone = ZoneInfo(timezone)
     local = as_utc(now).astimezone(zone)
-    hour, minute = (int(part) for part in digest_time.split(":"))
+    hour, minute = parse_clock(digest_time)
     end = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if end > local:
         end -= timedelta(days=1)

@@ -230,7 +230,7 @@ def search_rules(configured: Iterable[Rule], saved: Iterable[SavedSearch], all_s
 
 def subscriptions(configured: Iterable[SubscriptionEntry], stored: Iterable[Subscription]) -> list[Subscription]:
     """Subscriptions from alerts.yaml plus those kept in the store; for the same id the stored (dashboard) copy wins."""
-    merged = {entry.to_subscription().id: entry.to_subscription() for entry in configured}
+    merged = {subscription.id: subscription for subscription in (entry.to_subscription() for entry in configured)}
     merged.update((subscription.id, subscription) for subscription in stored)
     return list(merged.values())
 

@@ -155,11 +155,12 @@ def generate_posts(n: int, *, seed: int = 0, end: datetime = DEFAULT_END, days: 
     campaigns = [rng.choice(texts["lang:fr"]) + " " + rng.choice(texts["lang:fr"]) for _ in range(_CAMPAIGNS)]
     start = end - timedelta(days=days)
     hours = list(range(24))
+    languages = list(_LANGUAGE_WEIGHTS)
 
     for index in range(n):
         source = rng.choices(sources, cum_weights=source_weights)[0]
         platform = source.platform
-        language = source.language if rng.random() < 0.85 else rng.choice(list(_LANGUAGE_WEIGHTS))
+        language = source.language if rng.random() < 0.85 else rng.choice(languages)
         campaign = rng.randrange(_CAMPAIGNS) if rng.random() < 0.03 else None
         if campaign is not None:
             text, language = campaigns[campaign], "fr"

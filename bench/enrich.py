@@ -139,9 +139,9 @@ def eval_posts() -> list[dict]:
     return [json.loads(line) for line in EVAL_SET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def watchlist_section(identifier: LanguageIdentifier) -> None:
+def watchlist_section(enricher: Enricher) -> None:
     rows = eval_posts()
-    matcher = WatchlistMatcher(load_watchlists(WATCHLISTS))
+    matcher, identifier = enricher.matcher, enricher.language
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     by_kind: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
@@ -278,7 +278,7 @@ def main() -> None:
     enricher = Enricher(identifier, WatchlistMatcher(load_watchlists(WATCHLISTS)), NearDuplicates(settings.enrich.duplicate_threshold, settings.enrich.min_duplicate_words))
     enricher.enrich(raw_posts(2000, seed=99))  # lingua loads its models lazily: measure the steady state
     language_section(combined, 100 if args.quick else None)
-    watchlist_section(identifier)
+    watchlist_section(enricher)
     throughput_section(enricher, posts)
     tagging_section(2000)
 

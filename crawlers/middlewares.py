@@ -13,7 +13,7 @@ import email.utils
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +34,7 @@ from twisted.internet import error as net
 
 from crawlers.context import RunComponent, cursor_position, resources_of, run_of
 from crawlers.evidence import EvidenceError, Fetch
-from vigie.models import Post, utcnow
+from vigie.models import Post, as_utc, utcnow
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -59,9 +59,7 @@ def retry_after_seconds(response: Response, now: datetime | None = None) -> floa
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or utcnow())).total_seconds())
+    return max(0.0, (as_utc(when) - (now or utcnow())).total_seconds())
 
 
 class BackoffRetryMiddleware(RetryMiddleware):

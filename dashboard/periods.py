@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import streamlit as st
@@ -25,4 +25,4 @@ def day_range(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetim
     """From the start of `start` to the end of `end`, both local days of the analyst."""
     since = datetime.combine(start, time.min, tzinfo=zone)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-    return since.astimezone(ZoneInfo("UTC")), until.astimezone(ZoneInfo("UTC"))
+    return since.astimezone(UTC), until.astimezone(UTC)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id
+from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
 from alerts.trends import TrendCache
 from enrich.watchlists import load_watchlists
@@ -349,10 +349,15 @@ def stored_subscriptions(_store: Store, store_key: str) -> list[Subscription]:
 
 def subscribers(alerts_file: AlertsFile, stored: list[Subscription]) -> list[Subscriber]:
     """Every subscription the alert cycle will use: alerts.yaml's entries and the dashboard's, merged as it merges them."""
-    configured = {entry.to_subscription().id: entry.to_subscription() for entry in alerts_file.subscriptions}
-    kept = {sub.id: sub for sub in stored}
-    merged = [Subscriber(sub, "alerts.yaml") for sub_id, sub in configured.items() if sub_id not in kept]
-    merged += [Subscriber(sub, "dashboard, over alerts.yaml" if sub_id in configured else "dashboard") for sub_id, sub in kept.items()]
+    configured = {entry.to_subscription().id for entry in alerts_file.subscriptions}
+    kept = {sub.id for sub in stored}
+
+    def origin(sub: Subscription) -> Literal["dashboard", "alerts.yaml", "dashboard, over alerts.yaml"]:
+        if sub.id not in kept:
+            return "alerts.yaml"
+        return "dashboard, over alerts.yaml" if sub.id in configured else "dashboard"
+
+    merged = [Subscriber(sub, origin(sub)) for sub in merge_subscriptions(alerts_file.subscriptions, stored)]
     return sorted(merged, key=lambda s: (s.subscription.email, s.subscription.id))
 
 

@@ -6,6 +6,7 @@ Registered domains come from tldextract's bundled Public Suffix List snapshot: n
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
@@ -100,6 +101,14 @@ def merge(first: list[str], second: list[str]) -> list[str]:
     return list(dict.fromkeys([*first, *second]))
 
 
+def links_and_domains(urls: Iterable[str | None]) -> tuple[list[str], list[str]]:
+    """Normalised web links, first-seen order, no repeats, and their registered domains: the one way links
+    are read, whether the platform gave them or the text holds them, so the two lists merge."""
+    links = list(dict.fromkeys(link for link in map(normalise_url, filter(None, urls)) if link))
+    domains = list(dict.fromkeys(domain for domain in map(registered_domain, links) if domain))
+    return links, domains
+
+
 def extract_entities(text: str, *, hashtags: list[str] = (), mentions: list[str] = (), links: list[str] = ()) -> Entities:  # type: ignore[assignment]
     """Entities found in the text, merged with those the platform gave (already-known ones first)."""
     found_tags = [tag.lower() for tag in HASHTAG.findall(text)]
@@ -107,7 +116,5 @@ def extract_entities(text: str, *, hashtags: list[str] = (), mentions: list[str]
     found_links = [trim_url(raw) for raw in URL.findall(text)]
     all_tags = merge([tag.lstrip("#").lower() for tag in hashtags], found_tags)
     all_mentions = merge([name.lstrip("@").lower() for name in mentions], found_mentions)
-    normalised = [normalise_url(link) for link in [*links, *found_links]]
-    all_links = merge([link for link in normalised if link], [])
-    domains = merge([domain for domain in map(registered_domain, all_links) if domain], [])
+    all_links, domains = links_and_domains([*links, *found_links])
     return Entities(all_tags, all_mentions, all_links, domains)

@@ -35,7 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler import jobs
 from scheduler.child import ChildProcesses, SupervisedChild
-from vigie.config import Config
+from vigie.config import Config, parse_clock
 
 log = logging.getLogger("vigie.scheduler")
 
@@ -117,7 +117,7 @@ def planned_jobs(config: Config) -> list[PlannedJob]:
             every=check_every,
         )
     )
-    hour, minute = (int(part) for part in settings.alerts.digest_time.split(":"))
+    hour, minute = parse_clock(settings.alerts.digest_time)
     timezone = settings.dashboard.timezone
     planned.append(
         PlannedJob(

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +98,8 @@ def posts_to_copy(source: Store, checkpoint: Checkpoint) -> int:
 def copy_posts(source: Store, destination: Store, checkpoint: Checkpoint, *, batch_size: int = 1000, on_batch: Callable[[int], None] = lambda n: None) -> CopyReport:
     """Stream every post from `source` into `destination`, oldest first, saving the checkpoint after each batch."""
     report = CopyReport(resumed_from=checkpoint.published_at)
-    batch: list[Post] = []
-    for post in source.iter_posts(PostQuery(since=checkpoint.published_at, sort="oldest"), batch_size=batch_size):
-        batch.append(post)
-        if len(batch) >= batch_size:
-            _write(destination, batch, checkpoint, report)
-            on_batch(len(batch))
-            batch = []
-    if batch:
+    posts = source.iter_posts(PostQuery(since=checkpoint.published_at, sort="oldest"), batch_size=batch_size)
+    while batch := list(islice(posts, batch_size)):
         _write(destination, batch, checkpoint, report)
         on_batch(len(batch))
     return report

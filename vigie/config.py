@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 CONFIG_ENV = "VIGIE_CONFIG"
 DATA_ENV = "VIGIE_DATA_DIR"
@@ -35,6 +35,19 @@ def parse_duration(value: Any) -> timedelta:
     if not match:
         raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {value!r}")
     return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+
+
+def parse_clock(value: str) -> tuple[int, int]:
+    """`HH:MM` on a 24-hour clock, as (hour, minute)."""
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", str(value).strip())
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"expected a time of day such as 08:00, got {value!r}")
+    return int(match[1]), int(match[2])
+
+
+def _clock(value: Any) -> str:
+    hour, minute = parse_clock(value)
+    return f"{hour:02d}:{minute:02d}"
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -203,7 +216,7 @@ class EnrichSettings(_Section):
 
 class AlertSettings(_Section):
     check_every: Duration = Field(timedelta(minutes=5), description="How often the scheduler runs a detection cycle (`vigie alerts check`).")
-    digest_time: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Local time (dashboard.timezone) of the daily digest.")
+    digest_time: Annotated[str, BeforeValidator(_clock)] = Field("08:00", description="Local time (dashboard.timezone) of the daily digest.")
     webhook_url: str | None = Field(None, description="Mattermost/Slack-compatible incoming webhook; VIGIE_WEBHOOK_URL overrides it.")
     outbox_dir: str = Field("outbox", description="Under the data dir: a copy of each sent email (.eml); with no VIGIE_SMTP_HOST, the only copy.")
     cooldown: Duration = Field(timedelta(hours=6), description="An alert whose surge has not been seen for this long is resolved; the same surge seen again within it updates the alert instead of opening a new one.")
@@ -356,9 +369,10 @@ def format_validation_error(path: Path, error: ValidationError, data: Any, node:
     if kind == "extra_forbidden":
         message = "unknown key" + _known_keys_hint(real[:-1], data)
     elif kind == "union_tag_invalid":
-        message = f"unknown platform {first['input'].get('platform')!r} (expected one of: telegram, mastodon, reddit, bluesky, youtube, feed, forum)"
+        ctx = first["ctx"]
+        message = f"unknown {ctx['discriminator'].strip(chr(39))} {ctx['tag']!r} (expected one of: {ctx['expected_tags'].replace(chr(39), '')})"
     elif kind == "union_tag_not_found":
-        message = "missing key 'platform'"
+        message = f"missing key {first['ctx']['discriminator']}"
     elif kind == "missing":
         message = "missing required key"
     else:
@@ -385,15 +399,13 @@ def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:
 _SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource)
 
 
-def validate_file(path: Path, model: type[BaseModel] | TypeAdapter, data: Any = None, node: yaml.Node | None = None) -> Any:
+def validate_file(path: Path, model: type[BaseModel], data: Any = None, node: yaml.Node | None = None) -> Any:
     """Validate a YAML file (or already-read data) against a model, raising a one-line ConfigError."""
     if data is None and node is None:
         data, node = read_yaml(path)
     if data is None:
         data = {}
     try:
-        if isinstance(model, TypeAdapter):
-            return model.validate_python(data)
         return model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(path, exc, data, node)) from None

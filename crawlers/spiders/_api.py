@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crawlers.spiders.base import MalformedPost, PageError, SourceSpider
-from enrich.entities import normalise_url, registered_domain
+from vigie.models import as_utc
 
 if TYPE_CHECKING:
     import scrapy
@@ -89,14 +89,7 @@ def parse_timestamp(value: str | float | int) -> datetime:
         parsed = datetime.fromisoformat(str(value))
     except (ValueError, OverflowError, OSError):
         raise ItemError("unreadable date") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def links_and_domains(urls: Iterable[str | None]) -> tuple[list[str], list[str]]:
-    """Normalised the way enrichment normalises the links it finds in the text, so the two lists merge."""
-    links = unique(link for link in map(normalise_url, filter(None, urls)) if link)
-    domains = unique(domain for domain in map(registered_domain, links) if domain)
-    return links, domains
+    return as_utc(parsed)
 
 
 def unique(items: Iterable[str], lower: bool = False) -> list[str]:

@@ -22,7 +22,7 @@ from scrapy.http import Response
 
 from crawlers.spiders._html import html_to_text
 from crawlers.spiders.base import MalformedPost, PageError, SourceSpider
-from vigie.models import Author, Post, utcnow
+from vigie.models import Author, Post, as_utc, utcnow
 
 _MEDIA_KINDS = {"image": "photo", "video": "video", "audio": "audio"}
 
@@ -38,7 +38,7 @@ def parse_date(*candidates: Any) -> datetime | None:
             parsed = dateparser.parse(str(value))  # not fuzzy: a garbled date must not become some other date
         except (ValueError, OverflowError):
             continue
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return as_utc(parsed)
     return None
 
 

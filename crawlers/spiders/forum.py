@@ -27,7 +27,7 @@ from scrapy.http import Response
 
 from crawlers.spiders._html import element_text
 from crawlers.spiders.base import MalformedPost, PageError, SourceSpider
-from vigie.models import Author, Post, utcnow
+from vigie.models import Author, Post, as_utc, utcnow
 
 _SESSION_PARAMS = frozenset({"s", "sid", "phpsessid", "sessionid", "session", "jsessionid", "sess"})
 _DOTTED_DATE = re.compile(r"\b\d{1,2}\.\s?\d{1,2}\.\s?\d{2,4}\b")
@@ -83,7 +83,7 @@ def lenient_date(text: str | None, now: datetime | None = None, dayfirst: bool =
         parsed = dateparser.parse(text, fuzzy=True, dayfirst=dayfirst or bool(_DOTTED_DATE.search(text)))
     except (ValueError, OverflowError):
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def without_session(url: str) -> str:

@@ -22,9 +22,10 @@ from urllib.parse import quote, urlencode, urlsplit
 import lxml.html
 from lxml import etree
 
-from crawlers.spiders._api import ApiSpider, ItemError, links_and_domains, parse_timestamp, unique
+from crawlers.spiders._api import ApiSpider, ItemError, parse_timestamp, unique
 from crawlers.spiders._html import element_text
 from crawlers.spiders.base import PageError
+from enrich.entities import links_and_domains
 from vigie.models import Author, Engagement, post_id
 
 if TYPE_CHECKING:

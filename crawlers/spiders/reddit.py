@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from crawlers.spiders._api import ApiSpider, ItemError, links_and_domains, parse_timestamp
+from crawlers.spiders._api import ApiSpider, ItemError, parse_timestamp
 from crawlers.spiders.base import PageError
+from enrich.entities import links_and_domains
 from vigie.models import Author, Engagement, post_id
 
 if TYPE_CHECKING:

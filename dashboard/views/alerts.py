@@ -37,7 +37,7 @@ def evidence(alert: Alert) -> None:
     baseline.metric("Expected", f"{alert.baseline:.1f}")
     ratio.metric("Ratio", f"×{alert.ratio:.1f}" if alert.ratio else "—")
     score.metric("Score", f"{alert.score:.1f}")
-    started = local_time(alert.bucket_start, vigie.zone) if alert.bucket_start else "—"
+    started = local_time(alert.bucket_start, vigie.zone)
     rule = alert.evidence.get("rule_label") or alert.rule_id
     st.markdown(f"Rule {md(rule)} · {md(alert.subject_type)} {md(alert.subject)} · surge from {md(started)} · opened {md(local_time(alert.opened_at, vigie.zone))}")
     columns = st.columns(3)

@@ -101,3 +101,11 @@ def test_check_accepts_the_shipped_config() -> None:
     result = run_vigie("--config", str(REPO / "config"), "check")
     assert result.returncode == 0, result.stderr
     assert "ok (" in result.stdout
+
+
+def test_unknown_tag_of_any_tagged_union_is_named(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg")
+    (folder / "alerts.yaml").write_text("rules:\n  - id: r\n    kind: spik\n", encoding="utf-8")
+    result = run_vigie("--config", str(folder), "check")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("alerts.yaml:2: rules[0]: unknown kind 'spik' (expected one of: spike, emerging, source_silent)")

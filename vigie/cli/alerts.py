@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vigie.cli.context import AppContext, pass_app
+from vigie.cli.context import AppContext, pass_app, store_errors
 from vigie.cli.export import Moment
 from vigie.models import utcnow
 
@@ -60,14 +60,11 @@ def check(app: AppContext, at: datetime | None, as_json: bool, no_send: bool) ->
     """Run one detection cycle, print the alerts it opened, escalated, saw going on or resolved, then send what is due."""
     from alerts.cycle import check as run_check
     from alerts.outbox import deliver_due
-    from store.base import StoreError
 
     moment = at or utcnow()
-    try:
+    with store_errors():
         outcomes = run_check(app.config, app.store, moment)
         report = None if no_send else deliver_due(app.config, app.store, moment)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         for outcome in outcomes:
             click.echo(_json_line(outcome.alert, action=outcome.action))
@@ -87,12 +84,8 @@ def check(app: AppContext, at: datetime | None, as_json: bool, no_send: bool) ->
 @pass_app
 def list_alerts(app: AppContext, states: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Stored alerts, most recently updated first."""
-    from store.base import StoreError
-
-    try:
+    with store_errors():
         found = app.store.list_alerts(states=states, limit=limit)  # type: ignore[arg-type]
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         for alert in found:
             click.echo(_json_line(alert))
@@ -110,14 +103,11 @@ def send(app: AppContext, at: datetime | None) -> None:
     """Queue the daily digests that are due and send every message of the outbox whose time has come."""
     from alerts.digest import queue_digests
     from alerts.outbox import deliver_due
-    from store.base import StoreError
 
     moment = at or utcnow()
-    try:
+    with store_errors():
         digests = queue_digests(app.config, app.store, moment)
         report = deliver_due(app.config, app.store, moment)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
     click.echo(f"{digests} digest(s) queued; {report.sent} message(s) sent, {report.failed} waiting for a retry")
     for error in report.errors:
         click.echo(f"  {error}", err=True)

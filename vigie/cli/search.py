@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from vigie.cli.context import AppContext, pass_app
+from vigie.cli.context import AppContext, pass_app, store_errors
 from vigie.cli.export import Moment
 from vigie.models import PLATFORMS
 
@@ -74,13 +74,11 @@ def table(hits: list[SearchHit]) -> Table:
 def search(app: AppContext, text: str | None, as_json: bool, **filters: object) -> None:
     """Posts whose text has every word of TEXT (accents and case ignored, "quoted phrases" kept together) and that
     pass the filters; without TEXT, every post that passes them. Newest first unless --sort says otherwise."""
-    from store.base import PostQuery, StoreError
+    from store.base import PostQuery
 
     query = PostQuery(text=text, **filters)  # type: ignore[arg-type]
-    try:
+    with store_errors():
         result = app.store.search(query)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
     if as_json:
         for post in result.posts:
             click.echo(post.model_dump_json())

@@ -10,8 +10,6 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -20,16 +18,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from store.base import Store, StoreError
-from vigie.cli.context import AppContext, pass_app
+from vigie.cli.context import AppContext, pass_app, store_errors
 from vigie.config import Config
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    try:
-        yield
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def open_named_store(config: Config, name: str) -> Store:
@@ -75,7 +65,7 @@ def init(app: AppContext, as_json: bool) -> None:
     """Create or upgrade the configured store's schema (Elasticsearch: index templates, indices, aliases); idempotent."""
     from store.elasticsearch import ElasticsearchStore
 
-    with _store_errors():
+    with store_errors():
         opened = app.store
         if isinstance(opened, ElasticsearchStore):
             steps = opened.init_schema()
@@ -91,7 +81,7 @@ def replay(app: AppContext) -> None:
     """Send the posts waiting in the spool to the cluster now (it also happens before every write)."""
     from store.elasticsearch import ElasticsearchStore
 
-    with _store_errors():
+    with store_errors():
         opened = app.store
         if not isinstance(opened, ElasticsearchStore) or opened.spool is None:
             click.echo("the configured store is not Elasticsearch: nothing is ever spooled")
@@ -120,7 +110,7 @@ def copy(app: AppContext, source_name: str, destination_name: str, batch_size: i
     if source_key == destination_key:
         raise click.BadParameter(f"{source_name} and {destination_name} are the same store", param_hint="--to")
     path = checkpoint or default_checkpoint(config, source_key, destination_key)
-    with _store_errors():
+    with store_errors():
         progress_at = Checkpoint(path, source_key, destination_key) if restart else Checkpoint.load(path, source_key, destination_key)
         with open_named_store(config, source_name) as source, open_named_store(config, destination_name) as destination:
             total = posts_to_copy(source, progress_at)
