@@ -7,7 +7,6 @@ per process. Every SQLite failure becomes a `StoreError` whose one-line message 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
@@ -16,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from store.base import (
     TopField,
     UpsertResult,
 )
+from store.key_runs import KeyRuns, key_numbers
 from store.sqlite_schema import MIGRATIONS
 from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
 
@@ -41,6 +41,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
 _UPSERT_CHUNK = 10_000
+_KEY_RUNS_MIGRATION = 2
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
 _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
@@ -74,18 +75,6 @@ def _datetime(us: int) -> datetime:
 
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
-
-
-_TOKENS = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
-
-
-def _key_document(keys: list[str]) -> str:
-    """A post's LSH band keys as one FTS5 document of tokens: as they are when they are plain ASCII letters and
-    digits (enrich's hex keys), hashed otherwise. The same keys always give the same document (deletes need it)."""
-    document = " ".join(keys)
-    if not document or _TOKENS.fullmatch(document):
-        return document
-    return " ".join(key if _TOKENS.fullmatch(key) else "h" + hashlib.blake2b(key.encode(), digest_size=8).hexdigest() for key in keys)
 
 
 # ---------------------------------------------------------------- full-text query syntax
@@ -157,6 +146,7 @@ class SQLiteStore(Store):
         self._labels: dict[tuple[int, str], int] = {}
         self._values: dict[int, str] = {}
         self._labels_in_transaction: list[tuple[int, str]] = []
+        self._key_runs = KeyRuns()
         self._conn: sqlite3.Connection | None = None
         with self._errors():
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -193,7 +183,15 @@ class SQLiteStore(Store):
             for number in range(version + 1, len(MIGRATIONS) + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
                     conn.execute(statement)
+                if number == _KEY_RUNS_MIGRATION and version > 0:
+                    self._index_stored_keys(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
+
+    def _index_stored_keys(self, conn: sqlite3.Connection) -> None:
+        """Band keys of the posts already stored, for a database that had them in the index migration 2 dropped."""
+        rows = conn.execute("SELECT pk, json_extract(doc, '$.near_dup_keys') FROM post_docs ORDER BY pk")
+        while batch := rows.fetchmany(_UPSERT_CHUNK):
+            self._key_runs.add(conn, [(pk, json.loads(keys)) for pk, keys in batch if keys and keys != "[]"])
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -322,52 +320,56 @@ class SQLiteStore(Store):
             }
             first_new = next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
             now = _us(utcnow())
-            label = self._label
+            known_label, label = self._labels.get, self._label
             post_rows, doc_rows, label_rows = [], [], []
-            text_rows, text_deletes, key_rows, key_deletes = [], [], [], []
+            text_rows, text_deletes, key_entries = [], [], []
             for post in latest.values():
-                keys = _key_document(post.near_dup_keys)
                 if post.id in known:
                     pk, first_seen, title, text, old_keys = known[post.id]
                     if (title, text) != (post.title, post.text):
                         text_deletes.append((pk, title, text))
                         text_rows.append((pk, post.title, post.text))
-                    old_keys = _key_document(json.loads(old_keys or "[]"))
-                    if old_keys != keys:
-                        key_deletes.append((pk, old_keys))
-                        key_rows.append((pk, keys))
+                    if post.near_dup_keys and set(post.near_dup_keys) != set(json.loads(old_keys or "[]")):
+                        key_entries.append((pk, post.near_dup_keys))
                 else:
                     pk, next_pk = next_pk, next_pk + 1
                     first_seen = _us(post.first_seen_at) if post.first_seen_at else now
-                    key_rows.append((pk, keys))
-                author = post.author.handle or post.author.id
+                    if post.near_dup_keys:
+                        key_entries.append((pk, post.near_dup_keys))
+                author, author_id = post.author.handle or post.author.id, post.author.id
                 columns = (
                     _us(post.published_at),
                     pk,
-                    label(1, post.platform),
-                    label(2, post.source_id),
-                    label(3, author) if author else None,
-                    label(3, post.author.id) if post.author.id else None,
-                    label(4, post.language) if post.language else None,
+                    known_label((1, post.platform)) or label(1, post.platform),
+                    known_label((2, post.source_id)) or label(2, post.source_id),
+                    (known_label((3, author)) or label(3, author)) if author else None,
+                    (known_label((3, author_id)) or label(3, author_id)) if author_id else None,
+                    (known_label((4, post.language)) or label(4, post.language)) if post.language else None,
                 )
                 post_rows.append((*columns, post.id, first_seen, post.cluster_id))
                 doc_rows.append((pk, post.title, post.text, post.model_dump_json(exclude=_DOC_EXCLUDED)))
-                side = self._watchlist_labels(post.narratives, post.tags, post.matches)
-                side.update(label(8, v) for v in post.hashtags)
-                side.update(label(9, v) for v in post.domains)
-                side.update(label(10, v) for v in post.mentions)
+                side = {
+                    known_label(key) or label(*key)
+                    for key in chain(
+                        zip(repeat(5), post.narratives),
+                        zip(repeat(6), post.tags),
+                        ((7, match.term) for match in post.matches),
+                        zip(repeat(8), post.hashtags),
+                        zip(repeat(9), post.domains),
+                        zip(repeat(10), post.mentions),
+                    )
+                }
                 label_rows += [(lid, *columns) for lid in side]
             if known:
                 pks = [row[0] for row in known.values()]
                 conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
                 conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", text_deletes)
-                conn.executemany("INSERT INTO post_keys (post_keys, rowid, keys) VALUES ('delete', ?, ?)", key_deletes)
             conn.executemany(_UPSERT_POST, post_rows)
             conn.executemany(_UPSERT_DOC, doc_rows)
             conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
             conn.execute("INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk >= ?", (first_new,))
-            conn.executemany("INSERT INTO post_keys (rowid, keys) VALUES (?, ?)", [row for row in key_rows if row[1]])
             conn.executemany(_INSERT_LABELS, label_rows)
+            self._key_runs.add(conn, key_entries)
         return len(latest) - len(known), len(known) + repeats
 
     def _watchlist_labels(self, narratives: list[str], tags: list[str], matches: list[TagMatch]) -> set[int]:
@@ -396,9 +398,6 @@ class SQLiteStore(Store):
         cut = _us(before)
         doomed = "SELECT pk FROM posts WHERE published < ?"
         with self._writing() as conn:
-            keys = conn.execute(f"SELECT pk, json_extract(doc, '$.near_dup_keys') FROM post_docs WHERE pk IN ({doomed})", (cut,)).fetchall()
-            deletes = [(pk, document) for pk, found in keys if (document := _key_document(json.loads(found or "[]")))]
-            conn.executemany("INSERT INTO post_keys (post_keys, rowid, keys) VALUES ('delete', ?, ?)", deletes)
             conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
@@ -561,16 +560,22 @@ class SQLiteStore(Store):
         return summaries
 
     def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
-        tokens = set(_key_document(list(keys)).split())
-        if not tokens:
+        numbers = key_numbers(keys)
+        if not numbers:
             return []
-        expression = " OR ".join(f'"{token}"' for token in tokens)
+        found: list[tuple[str, str | None]] = []
         with self._reading() as conn:
-            return conn.execute(
-                "SELECT p.id, p.cluster FROM (SELECT rowid FROM post_keys WHERE post_keys MATCH ? ORDER BY rowid LIMIT ?) AS m "
-                "JOIN posts p ON p.pk = m.rowid ORDER BY p.pk",
-                (expression, limit),
-            ).fetchall()
+            candidates = self._key_runs.candidates(conn, numbers)
+            for start in range(0, len(candidates), 500):
+                part = candidates[start : start + 500]
+                rows = conn.execute(
+                    f"SELECT p.id, p.cluster, json_extract(d.doc, '$.near_dup_keys') FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.pk IN ({_marks(part)}) ORDER BY p.pk",
+                    part,
+                )
+                found += [(post_id, cluster) for post_id, cluster, current in rows if key_numbers(json.loads(current or "[]")) & numbers]
+                if len(found) >= limit:
+                    break
+        return found[:limit]
 
     # ------------------------------------------------------------ crawl runs and cursors
 

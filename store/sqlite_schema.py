@@ -15,13 +15,10 @@ append a new one. Layout, chosen so that filtered counts stay fast at millions o
   platform, source, author and language, so counts per narrative (the dashboard's trend chart) never visit
   `posts`: 85 ms instead of 300 ms for day buckets by narrative over 30 days at a million posts.
 - `posts_published` covers the columns that counts group and filter on, for the same reason.
-- `post_keys` is an inverted index of each post's LSH band keys (contentless FTS5: keys are looked up, never
-  read back). Fourteen random keys per post in a B-tree made every insert a random page write; FTS5 buffers them
-  and writes sorted segments.
+- `key_runs` holds each post's LSH band keys as sorted runs (`store/key_runs.py` says why: migration 2 replaced
+  an FTS5 index of them, whose commits cost a quarter of ingest).
 - `automerge = 8` and a 64 MB `hashsize` let FTS5 buffer more and merge segments less often: bulk ingest at a
-  million posts went from 13k to 25k documents/s, for slightly more segments to read per query. The band keys,
-  fourteen unique tokens per post, merge even less often (`automerge = 16`): 40k instead of 28k posts/s, and a
-  lookup reads more segments (1.4 ms instead of 0.7 ms at a million posts).
+  million posts went from 13k to 25k documents/s, for slightly more segments to read per query.
 """
 
 from __future__ import annotations
@@ -130,5 +127,17 @@ MIGRATIONS: tuple[str, ...] = (
         doc TEXT NOT NULL
     );
     CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE sent_at IS NULL;
+    """,
+    """
+    DROP TABLE post_keys;
+
+    CREATE TABLE key_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        level INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        keys BLOB NOT NULL,
+        posts BLOB NOT NULL
+    );
+    CREATE INDEX key_runs_level ON key_runs (level);
     """,
 )

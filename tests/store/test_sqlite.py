@@ -88,7 +88,6 @@ def test_full_text_indexes_stay_consistent(store: SQLiteStore) -> None:
     store.delete_posts(corpus()[3].published_at)
     with closing(sqlite3.connect(store.path)) as conn:
         conn.execute("INSERT INTO post_fts (post_fts) VALUES ('integrity-check')")
-        conn.execute("INSERT INTO post_keys (post_keys) VALUES ('integrity-check')")
     assert store.count_posts(PostQuery(text="edited")) == 0
     assert store.find_near_duplicates(["0fffff"]) == []
 
