@@ -3,7 +3,8 @@
 Each source gets its own crawler, with its own settings (caps, politeness from vigie.yaml) and its own
 crawl-run record; a source that fails (bad config, dead host, unparsable pages) fails alone.
 The reactor cannot be restarted, so `crawl_sources()` runs once per process; the scheduler runs
-`vigie crawl SOURCE_ID` in a child process for that reason.
+`vigie crawl SOURCE_ID` in a child process for that reason, forked from a launcher that has imported all
+this and loaded the enrichment models once (scheduler/launcher.py).
 """
 
 from __future__ import annotations

@@ -15,19 +15,25 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
 
+from enrich.entities import may_hold_link
 from enrich.folding import WORD, fold_word
 from vigie.models import Post
 
 SHINGLE_WORDS = 2
 """Word pairs: one changed word alters two shingles, so a lightly edited copy stays above the threshold."""
-_LINKS = re.compile(r"(?:https?://|www\.)\S+|(?<!\w)@[\w.@-]+", re.IGNORECASE)
+_LINKS = re.compile(r"(?:[hH][tT][tT][pP][sS\u017f]?://|[wW][wW][wW]\.)\S+|@(?<!\w@)[\w.@-]+")
+"""Links and mentions, in any case (as IGNORECASE would: `ſ` is an `s` to it). Written without the flag, and
+with every branch starting with a character set, the engine skips the positions where none can start."""
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+MINHASH_CHUNK = 8192
+"""Shingles hashed at a time (the texts they belong to, whole): 128 permutations x 8192 x 8 bytes = 8 MB."""
 
 
 @lru_cache(maxsize=262_144)
@@ -35,16 +41,34 @@ def _word_hash(word: str) -> int:
     return zlib.crc32(fold_word(word).encode())
 
 
-def shingle_hashes(text: str, size: int = SHINGLE_WORDS) -> tuple[np.ndarray, int]:
-    """Distinct 64-bit hashes of the text's word shingles (folded words; links and mentions left out), and its word count."""
-    words = WORD.findall(_LINKS.sub(" ", text))
-    hashes = np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+def text_words(text: str) -> list[str]:
+    """The words a text's shingles are made of: links and mentions left out."""
+    if "@" in text or may_hold_link(text):
+        text = _LINKS.sub(" ", text)
+    return WORD.findall(text)
+
+
+def shingle_hashes(word_lists: Sequence[list[str]], size: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the word shingles of several texts (none empty) at once, end to end, and how many
+    belong to each text; a text shorter than `size` words is one shingle. Hashes may repeat within a text:
+    its MinHash is a minimum, which repeats do not change, so no sort to remove them."""
+    lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+    hashes = np.fromiter(map(_word_hash, chain.from_iterable(word_lists)), dtype=np.uint64, count=int(lengths.sum()))
     with np.errstate(over="ignore"):
-        for _ in range(1, min(size, len(words))):
-            hashes = hashes[:-1] * _MIX + hashes[1:]
-    return np.unique(hashes), len(words)
+        for _ in range(1, size):
+            longer = lengths > 1
+            ends = np.cumsum(lengths)
+            combined = np.empty_like(hashes)
+            combined[:-1] = hashes[:-1] * _MIX + hashes[1:]
+            alone = (ends - lengths)[~longer]
+            combined[alone] = hashes[alone]
+            keep = np.ones(len(hashes), dtype=bool)
+            keep[ends[longer] - 1] = False
+            hashes, lengths = combined[keep], np.where(longer, lengths - 1, lengths)
+    return hashes, lengths
 
 
+@lru_cache(maxsize=16)
 def lsh_parameters(threshold: float, permutations: int) -> tuple[int, int]:
     """(bands, rows per band) that best separate pairs above and below the Jaccard threshold.
 
@@ -76,23 +100,35 @@ class NearDuplicates:
 
     def signatures(self, texts: Sequence[str]) -> list[list[str]]:
         """Band keys of each text; texts shorter than `min_words` get none."""
-        shingles = [shingle_hashes(text) for text in texts]
-        kept = [i for i, (hashes, words) in enumerate(shingles) if words >= self.min_words and len(hashes)]
+        words = [text_words(text) for text in texts]
+        kept = [i for i, found in enumerate(words) if found and len(found) >= self.min_words]
         result: list[list[str]] = [[] for _ in texts]
         if not kept:
             return result
-        parts = [shingles[i][0] for i in kept]
-        lengths = np.fromiter((len(part) for part in parts), dtype=np.int64, count=len(parts))
-        bounds = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        with np.errstate(over="ignore"):
-            hashed = self._multipliers * np.concatenate(parts)[None, :]
-            hashed += self._offsets
-            hashed >>= np.uint64(32)
-        minima = np.minimum.reduceat(hashed, bounds, axis=1).T.astype(np.uint32)
+        minima = self._minima(*shingle_hashes([words[i] for i in kept]))
         for row, index in enumerate(kept):
             bands = minima[row].reshape(self.bands, self.rows)
             result[index] = [f"{band:02d}{hashlib.blake2b(values.tobytes(), digest_size=8).hexdigest()}" for band, values in enumerate(bands)]
         return result
+
+    def _minima(self, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The MinHash signature of each text (a row), from its shingles (`lengths` of `hashes`, end to end).
+
+        Computed for a few thousand shingles at a time: the permutations x shingles matrix then stays in
+        the CPU caches, instead of taking hundreds of megabytes for a batch of long articles."""
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        rows = []
+        first = 0
+        while first < len(lengths):
+            last = max(first + 1, int(np.searchsorted(ends, starts[first] + MINHASH_CHUNK, side="right")))
+            with np.errstate(over="ignore"):
+                hashed = self._multipliers * hashes[None, starts[first] : ends[last - 1]]
+                hashed += self._offsets
+                hashed >>= np.uint64(32)
+            rows.append(np.minimum.reduceat(hashed, starts[first:last] - starts[first], axis=1).T.astype(np.uint32))
+            first = last
+        return np.concatenate(rows)
 
     @property
     def description(self) -> str:
@@ -112,7 +148,8 @@ class Member:
     keys: list[str]
 
 
-Lookup = Callable[[Iterable[str]], list[tuple[str, str | None]]]
+Lookup = Callable[[list[set[str]]], list[set[str]]]
+"""For each group of band keys, the clusters of stored posts sharing one (`Store.near_duplicate_clusters`)."""
 
 
 def assign_clusters(members: Sequence[Member], lookup: Lookup | None = None) -> list[str | None]:
@@ -137,11 +174,9 @@ def assign_clusters(members: Sequence[Member], lookup: Lookup | None = None) -> 
         if member.keys:
             groups.setdefault(root(index), []).append(index)
     result: list[str | None] = [None] * len(members)
-    for indexes in groups.values():
-        known: set[str] = set()
-        if lookup is not None:
-            keys = {key for index in indexes for key in members[index].keys}
-            known = {cluster for _, cluster in lookup(keys) if cluster}
+    keys = [{key for index in indexes for key in members[index].keys} for indexes in groups.values()]
+    stored = lookup(keys) if lookup is not None and keys else [set() for _ in keys]
+    for indexes, known in zip(groups.values(), stored, strict=True):
         cluster = min(known) if known else min(cluster_id_for(members[i].post_id, members[i].published_at) for i in indexes)
         for index in indexes:
             result[index] = cluster
@@ -151,7 +186,7 @@ def assign_clusters(members: Sequence[Member], lookup: Lookup | None = None) -> 
 class NearDuplicateIndex(Protocol):
     """Where earlier posts' band keys can be looked up: the store, or a `MemoryIndex`."""
 
-    def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]: ...
+    def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]: ...
 
 
 class MemoryIndex:
@@ -174,3 +209,6 @@ class MemoryIndex:
                 clusters[post_id] = cluster
         ranked = sorted(shared, key=lambda post_id: (-shared[post_id], post_id))[:limit]
         return [(post_id, clusters[post_id]) for post_id in ranked]
+
+    def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]:
+        return [{cluster for _, cluster in self.find_near_duplicates(keys, limit) if cluster} for keys in groups]

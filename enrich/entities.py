@@ -31,6 +31,11 @@ TRACKING_PARAMETERS = frozenset(
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
 
+def may_hold_link(text: str) -> bool:
+    """False when `URL` cannot match (no `://`, no `www.` in any case): most posts skip the regex."""
+    return "://" in text or "www." in text.lower()
+
+
 def _is_tracking(name: str) -> bool:
     name = name.lower()
     return name.startswith(("utm_", "pk_", "hsa_")) or name in TRACKING_PARAMETERS
@@ -111,9 +116,9 @@ def links_and_domains(urls: Iterable[str | None]) -> tuple[list[str], list[str]]
 
 def extract_entities(text: str, *, hashtags: list[str] = (), mentions: list[str] = (), links: list[str] = ()) -> Entities:  # type: ignore[assignment]
     """Entities found in the text, merged with those the platform gave (already-known ones first)."""
-    found_tags = [tag.lower() for tag in HASHTAG.findall(text)]
-    found_mentions = [name.lower() for name in MENTION.findall(text)]
-    found_links = [trim_url(raw) for raw in URL.findall(text)]
+    found_tags = [tag.lower() for tag in HASHTAG.findall(text)] if "#" in text else []
+    found_mentions = [name.lower() for name in MENTION.findall(text)] if "@" in text else []
+    found_links = [trim_url(raw) for raw in URL.findall(text)] if may_hold_link(text) else []
     all_tags = merge([tag.lstrip("#").lower() for tag in hashtags], found_tags)
     all_mentions = merge([name.lstrip("@").lower() for name in mentions], found_mentions)
     all_links, domains = links_and_domains([*links, *found_links])

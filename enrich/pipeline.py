@@ -66,7 +66,7 @@ class Enricher:
         entities = [extract_entities(body, hashtags=p.hashtags, mentions=p.mentions, links=p.links) for body, p in zip(bodies, posts, strict=True)]
         taggings = [retag(post, self.matcher.tag(post.text, post.title)) for post in posts]
         keys = self.duplicates.signatures([post.text or post.title or "" for post in posts])
-        lookup = self.store.find_near_duplicates if self.store is not None else None
+        lookup = self.store.near_duplicate_clusters if self.store is not None else None
         clusters = assign_clusters([Member(post.id, post.published_at, k) for post, k in zip(posts, keys, strict=True)], lookup)
         return [
             post.model_copy(

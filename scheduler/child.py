@@ -1,8 +1,9 @@
 """Work that runs in child processes: crawls (Twisted's reactor cannot be restarted in one process) and the dashboard.
 
-Each child gets its own process group, so a signal reaches the crawler and whatever it started, and
-a terminal's Ctrl-C reaches only `vigie up`, which then stops its children in order: SIGTERM first
-(Scrapy closes the spider and its pipelines flush their batch), SIGKILL after a grace period.
+A child is a command (`subprocess.Popen`) or a crawl forked from the warm launcher (scheduler/launcher.py),
+both handled alike. Each child gets its own process group, so a signal reaches the crawler and whatever it
+started, and a terminal's Ctrl-C reaches only `vigie up`, which then stops its children in order: SIGTERM
+first (Scrapy closes the spider and its pipelines flush their batch), SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -15,12 +16,27 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import IO, Protocol
 
 log = logging.getLogger("vigie.child")
 
 OUTPUT_TAIL_LINES = 20
+
+
+class Child(Protocol):
+    """What the service needs of a child process (`subprocess.Popen` has it): its output merged into `stdout`."""
+
+    pid: int
+    stdout: IO[str] | None
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ class ChildResult:
         return f"crashed: exit code {self.returncode}; last output: {last}"
 
 
-def terminate(process: subprocess.Popen, grace: float) -> bool:
+def terminate(process: Child, grace: float) -> bool:
     """SIGTERM to the child's process group, SIGKILL if it is still there after `grace` seconds.
 
     Returns True when it had to be killed.
@@ -67,7 +83,7 @@ def terminate(process: subprocess.Popen, grace: float) -> bool:
         return True
 
 
-def _signal_group(process: subprocess.Popen, signum: int) -> None:
+def _signal_group(process: Child, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signum)
 
@@ -86,7 +102,7 @@ def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None, capture: bo
     )
 
 
-def _relay(process: subprocess.Popen, name: str, tail: deque[str]) -> None:
+def _relay(process: Child, name: str, tail: deque[str]) -> None:
     """Pass the child's output on to our log, line by line, keeping the last lines for the error message."""
     assert process.stdout is not None
     for line in process.stdout:
@@ -102,7 +118,7 @@ class ChildProcesses:
 
     def __init__(self, grace: float) -> None:
         self.grace = grace
-        self._running: dict[int, subprocess.Popen] = {}
+        self._running: dict[int, Child] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
@@ -111,12 +127,12 @@ class ChildProcesses:
         with self._lock:
             return len(self._running)
 
-    def run(self, argv: Sequence[str], *, timeout: float, name: str, env: Mapping[str, str] | None = None) -> ChildResult:
-        """Run a command, killing it when it runs longer than `timeout` seconds."""
+    def run(self, start: Callable[[], Child], *, timeout: float, name: str) -> ChildResult:
+        """Start a child (`start()`, e.g. `lambda: spawn(argv, env)`), stopping it when it runs longer than `timeout` seconds."""
         with self._lock:
             if self._stopping.is_set():
                 return ChildResult(returncode=None, stopped=True)
-            process = spawn(argv, env)
+            process = start()
             self._running[process.pid] = process
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         relay = threading.Thread(target=_relay, args=(process, name, tail), name=f"relay {name}", daemon=True)

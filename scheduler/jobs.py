@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from scheduler.child import ChildProcesses
+from scheduler.child import Child, ChildProcesses, spawn
+from scheduler.launcher import CrawlLauncher
 from store import open_store
 from store.base import Store
 from vigie.config import Config, ConfigError
@@ -31,6 +32,9 @@ class JobsNotBoundError(RuntimeError):
 class JobContext:
     config: Config
     children: ChildProcesses
+    launcher: CrawlLauncher | None = None
+    """Where crawls are forked from, warm; without it (the service starts none with `schedule.crawl_command`)
+    they run as commands (`crawl_argv`)."""
 
 
 _context: JobContext | None = None
@@ -70,6 +74,26 @@ def child_env(config: Config, base: Mapping[str, str] | None = None) -> dict[str
     return env
 
 
+def crawl_starter(context: JobContext, source_id: str, timeout: float) -> Callable[[], Child]:
+    """How to start the crawl of a source: forked from the warm launcher (once it is warm, waiting at most
+    `timeout` seconds for it), else as a command, `crawl_argv()`."""
+    config = context.config
+    env = child_env(config)
+    argv = crawl_argv(config, source_id)
+    launcher = context.launcher
+    if launcher is None or not launcher.wait_ready(timeout):
+        return lambda: spawn(argv, env)
+
+    def forked() -> Child:
+        try:
+            return launcher.launch(source_id, env)
+        except (OSError, EOFError) as exc:  # the launcher died: this crawl runs as a command
+            log.warning("crawl launcher failed (%s): crawling as a command", exc, extra={"source": source_id})
+            return spawn(argv, env)
+
+    return forked
+
+
 def crawl_source(source_id: str) -> None:
     """Crawl one source in a child process, within `crawl.run_timeout`; a failure is recorded and retried next time."""
     context = _bound()
@@ -82,7 +106,7 @@ def crawl_source(source_id: str) -> None:
     timeout = config.settings.crawl.run_timeout.total_seconds()
     started = utcnow()
     log.info("crawl started", extra={"source": source_id})
-    result = context.children.run(crawl_argv(config, source_id), timeout=timeout, name=f"crawl {source_id}", env=child_env(config))
+    result = context.children.run(crawl_starter(context, source_id, timeout), timeout=timeout, name=f"crawl {source_id}")
     if result.ok:
         log.info("crawl finished", extra={"source": source_id, "seconds": round((utcnow() - started).total_seconds(), 1)})
         return

@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler import jobs
 from scheduler.child import ChildProcesses, SupervisedChild
+from scheduler.launcher import CrawlLauncher, forking_available
 from vigie.config import Config, parse_clock
 
 log = logging.getLogger("vigie.scheduler")
@@ -308,8 +309,19 @@ def _log_job_event(event: JobEvent) -> None:
         log.info("run skipped: the previous one is still running", extra={"job": event.job_id})
 
 
+def crawl_launcher(config: Config) -> CrawlLauncher | None:
+    """The warm launcher crawls are forked from, unless `schedule.crawl_command` says how to crawl, or
+    this system cannot fork them (then each crawl runs `vigie crawl` and loads its own models)."""
+    if config.settings.schedule.crawl_command:
+        return None
+    if not forking_available():
+        log.warning("crawls run as commands, each loading its own models: this system has no fork server")
+        return None
+    return CrawlLauncher(jobs.child_env(config))
+
+
 class Service:
-    """The scheduler with its jobs, the crawl children and the dashboard child."""
+    """The scheduler with its jobs, the crawl children, the launcher they are forked from and the dashboard child."""
 
     def __init__(self, config: Config, *, dashboard: bool = True) -> None:
         self.config = config
@@ -323,14 +335,17 @@ class Service:
             if dashboard
             else None
         )
+        self.launcher = crawl_launcher(config)
         self._lock = DataDirLock(lock_path(config.data_dir))
         self._started = False
 
     def start(self) -> SyncReport:
         self._lock.acquire()
-        jobs.bind(jobs.JobContext(config=self.config, children=self.children))
+        jobs.bind(jobs.JobContext(config=self.config, children=self.children, launcher=self.launcher))
         self.scheduler.start(paused=True)
         self._started = True
+        if self.launcher is not None:
+            self.launcher.start()
         report = sync_jobs(self.scheduler, planned_jobs(self.config))
         log.info(
             "schedule loaded",
@@ -362,6 +377,8 @@ class Service:
         for thread in stopping:
             thread.join()
         self.scheduler.shutdown(wait=True)
+        if self.launcher is not None:
+            self.launcher.stop()
         jobs.bind(None)
         self._started = False
         self._lock.release()

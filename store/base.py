@@ -6,7 +6,7 @@ Nothing outside `store/` writes SQL or query DSL; everything goes through `Store
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -163,6 +163,11 @@ class Store(ABC):
     @abstractmethod
     def find_near_duplicates(self, keys: Iterable[str], limit: int = 50) -> list[tuple[str, str | None]]:
         """(post id, cluster id) of stored posts sharing any LSH band key."""
+
+    def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]:
+        """For each group of band keys, the clusters of (up to `limit`) stored posts sharing one: what enrichment
+        asks for a batch. A store that can answer every group in one request overrides it."""
+        return [{cluster for _, cluster in self.find_near_duplicates(keys, limit) if cluster} for keys in groups]
 
     @abstractmethod
     def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:

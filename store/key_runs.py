@@ -117,20 +117,20 @@ class KeyRuns:
             self._cache[run_id] = run
         return run
 
-    def candidates(self, conn: sqlite3.Connection, numbers: set[int]) -> list[int]:
-        """Posts that had any of these key numbers when they were indexed, in post order (inside a read transaction)."""
+    def matches(self, conn: sqlite3.Connection, numbers: set[int]) -> dict[int, np.ndarray]:
+        """For each of these key numbers that was indexed, the posts that had it (inside a read transaction)."""
         ids = [run_id for (run_id,) in conn.execute("SELECT id FROM key_runs")]
         for gone in self._cache.keys() - set(ids):
             del self._cache[gone]
         wanted = np.array(sorted(numbers), dtype=np.uint64)
-        found: list[np.ndarray] = []
+        found: dict[int, list[np.ndarray]] = {}
         for run_id in ids:
             keys, posts = self._read(conn, run_id, keep=True)
             starts = np.searchsorted(keys, wanted, side="left")
             ends = np.searchsorted(keys, wanted, side="right")
-            hits = starts < ends
-            found.extend(posts[start:end] for start, end in zip(starts[hits], ends[hits], strict=True))
-        return np.unique(np.concatenate(found)).tolist() if found else []
+            for index in np.flatnonzero(starts < ends).tolist():
+                found.setdefault(int(wanted[index]), []).append(posts[starts[index] : ends[index]])
+        return {number: np.concatenate(parts) for number, parts in found.items()}
 
 
 def _existing_posts(conn: sqlite3.Connection, posts: np.ndarray) -> np.ndarray:

@@ -82,3 +82,14 @@ def test_memory_index_links_batches(enricher: Enricher) -> None:
     index.add([first])
     (second,) = linked.enrich([make_post("2", EDITED, published_at=T0 - timedelta(days=3))])
     assert second.cluster_id == first.cluster_id
+
+
+def test_keys_do_not_depend_on_the_batch_and_stay_those_already_stored() -> None:
+    """Keys are stored with the posts: a text gets the same ones alone or in any batch, long batches included."""
+    near = NearDuplicates(0.7, 8)
+    articles = [f"{CAMPAIGN} édition {number} " * 8 for number in range(40)]  # more shingles than one MinHash chunk
+    texts = [CAMPAIGN, "trop court", EDITED, "", UNRELATED, "suivez @relais et www.Exemple.org/page", *articles]
+    together = near.signatures(texts)
+    assert together == [near.signatures([text])[0] for text in texts]
+    assert together[1] == together[3] == together[5] == []
+    assert together[0][:2] == ["00efee45c5ec4059c4", "0175b70ce395945f78"]  # as computed before the batched version

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,34 @@ def test_unknown_language_codes_are_a_config_error(tmp_path: Path) -> None:
     folder = write_config(tmp_path / "cfg", settings={"enrich": {"language": {"languages": ["fr", "xx"]}}})
     with pytest.raises(ConfigError, match=r"vigie\.yaml: enrich\.language\.languages: lingua needs two or more ISO 639-1 codes it knows \(unknown: xx\)"):
         Enricher.from_config(load_config(folder, tmp_path / "data"))
+
+
+def test_one_detector_per_process_for_the_settings_that_shape_its_models() -> None:
+    first = LanguageIdentifier.from_settings(LanguageSettings(detector="lingua", languages=["fr", "en"]))
+    again = LanguageIdentifier.from_settings(LanguageSettings(detector="lingua", languages=["fr", "en"], min_confidence=0.5))
+    other = LanguageIdentifier.from_settings(LanguageSettings(detector="lingua", languages=["fr", "de"]))
+    assert again.detector is first.detector  # its models are loaded once (the crawl launcher loads them before forking)
+    assert other.detector is not first.detector
+    assert other.identify("Guten Morgen zusammen").language == "de"
+    assert first.identify("Guten Morgen zusammen").language != "de"  # German is not among its languages
+
+
+def test_models_can_be_loaded_again_in_a_process_forked_after_a_preload() -> None:
+    """A crawl forked from the warm launcher: lingua's preloading thread pool did not survive the fork."""
+    LanguageIdentifier.from_settings(LanguageSettings(detector="lingua", languages=["fr", "en"])).detector.load()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            identifier = LanguageIdentifier.from_settings(LanguageSettings(detector="lingua", languages=["de", "es", "ru"]))
+            identifier.detector.load()
+            os._exit(0 if identifier.identify("Guten Morgen zusammen").language == "de" else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + 60
+    while not (done := os.waitpid(pid, os.WNOHANG))[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not done[0]:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked process hung loading lingua's models")
+    assert os.waitstatus_to_exitcode(done[1]) == 0

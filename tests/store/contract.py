@@ -445,6 +445,11 @@ class StoreContract:
     def test_find_near_duplicates_limit(self, filled: Store) -> None:
         assert len(filled.find_near_duplicates(["00aaaa", "01bbbb"], limit=2)) == 2
 
+    def test_near_duplicate_clusters_answer_each_group(self, filled: Store) -> None:
+        groups = [["00aaaa"], ["02dddd"], [], ["zzzz", "unknown"], ["01bbbb", "02dddd"]]
+        assert filled.near_duplicate_clusters(groups) == [{"c-1"}, {"c-2"}, set(), set(), {"c-1", "c-2"}]
+        assert filled.near_duplicate_clusters([]) == []
+
     # ------------------------------------------------------------ re-enrichment and retention
 
     def test_update_enrichment_replaces_watchlist_fields_only(self, filled: Store) -> None:
