@@ -11,7 +11,6 @@ import json
 import re
 import sqlite3
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -44,8 +43,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
 _UPSERT_CHUNK = 10_000
-_UPSERT_PART = 2_000
-_INDEX_NEW_TEXTS = "INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk BETWEEN ? AND ?"
 _KEY_RUNS_MIGRATION = 2
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
@@ -152,8 +149,6 @@ class SQLiteStore(Store):
         self._values: dict[int, str] = {}
         self._labels_in_transaction: list[tuple[int, str]] = []
         self._key_runs = KeyRuns()
-        self._index_thread: ThreadPoolExecutor | None = None
-        self._indexing: Future[Any] | None = None
         self._conn: sqlite3.Connection | None = None
         with self._errors():
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -208,9 +203,6 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
-            if self._index_thread is not None:
-                self._index_thread.shutdown()
-                self._index_thread = None
             if self._conn is not None:
                 conn, self._conn = self._conn, None
                 with self._errors():
@@ -275,7 +267,6 @@ class SQLiteStore(Store):
         found = self._labels.get(key)
         if found is not None:
             return found
-        self._settle()
         conn = self._db
         row = conn.execute("SELECT id FROM labels WHERE kind = ? AND value = ?", key).fetchone()
         label = row[0] if row else conn.execute("INSERT INTO labels (kind, value) VALUES (?, ?)", key).lastrowid
@@ -317,103 +308,71 @@ class SQLiteStore(Store):
         return UpsertResult(new=new, updated=updated)
 
     def _upsert_chunk(self, chunk: list[Post]) -> tuple[int, int]:
-        """One transaction, written in parts: while the indexing thread adds part N to the full-text index (one
-        SQLite statement, which releases the GIL), this thread prepares part N+1 (pure Python). The connection is
-        never used by both at once: this thread waits for the index before its next statement (`_settle`)."""
         latest = {post.id: post for post in chunk}
         repeats = len(chunk) - len(latest)
         with self._writing() as conn:
-            try:
-                ids = list(latest)
-                known = {
-                    row[0]: row[1:]
-                    for row in conn.execute(
-                        "SELECT p.id, p.pk, p.first_seen, d.title, d.text, json_extract(d.doc, '$.near_dup_keys') "
-                        f"FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id IN ({_marks(ids)})",
-                        ids,
-                    )
-                }
-                if known:
-                    pks = [row[0] for row in known.values()]
-                    conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
-                next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
-                now = _us(utcnow())
-                key_entries: list[tuple[int, list[str]]] = []
-                posts = list(latest.values())
-                for start in range(0, len(posts), _UPSERT_PART):
-                    first_new = next_pk
-                    rows, next_pk = self._part_rows(posts[start : start + _UPSERT_PART], known, first_new, now, key_entries)
-                    self._settle()
-                    post_rows, doc_rows, label_rows, text_rows, text_deletes = rows
-                    conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", text_deletes)
-                    conn.executemany(_UPSERT_POST, post_rows)
-                    conn.executemany(_UPSERT_DOC, doc_rows)
-                    conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
-                    conn.executemany(_INSERT_LABELS, label_rows)
-                    if next_pk > first_new:
-                        self._indexing = self._indexer.submit(conn.execute, _INDEX_NEW_TEXTS, (first_new, next_pk - 1))
-                self._settle()
-                self._key_runs.add(conn, key_entries)
-            finally:
-                self._settle(raise_error=False)
-        return len(latest) - len(known), len(known) + repeats
-
-    def _part_rows(self, posts: list[Post], known: dict[str, tuple[Any, ...]], next_pk: int, now: int, key_entries: list[tuple[int, list[str]]]) -> tuple[tuple[list[Any], ...], int]:
-        """The rows of posts, docs, labels and changed texts for a part of a chunk, and the next free post number."""
-        known_label, label = self._labels.get, self._label
-        post_rows, doc_rows, label_rows, text_rows, text_deletes = [], [], [], [], []
-        for post in posts:
-            if post.id in known:
-                pk, first_seen, title, text, old_keys = known[post.id]
-                if (title, text) != (post.title, post.text):
-                    text_deletes.append((pk, title, text))
-                    text_rows.append((pk, post.title, post.text))
-                if post.near_dup_keys and set(post.near_dup_keys) != set(json.loads(old_keys or "[]")):
-                    key_entries.append((pk, post.near_dup_keys))
-            else:
-                pk, next_pk = next_pk, next_pk + 1
-                first_seen = _us(post.first_seen_at) if post.first_seen_at else now
-                if post.near_dup_keys:
-                    key_entries.append((pk, post.near_dup_keys))
-            author, author_id = post.author.handle or post.author.id, post.author.id
-            columns = (
-                _us(post.published_at),
-                pk,
-                known_label((1, post.platform)) or label(1, post.platform),
-                known_label((2, post.source_id)) or label(2, post.source_id),
-                (known_label((3, author)) or label(3, author)) if author else None,
-                (known_label((3, author_id)) or label(3, author_id)) if author_id else None,
-                (known_label((4, post.language)) or label(4, post.language)) if post.language else None,
-            )
-            post_rows.append((*columns, post.id, first_seen, post.cluster_id))
-            doc_rows.append((pk, post.title, post.text, post.model_dump_json(exclude=_DOC_EXCLUDED)))
-            side = {
-                known_label(key) or label(*key)
-                for key in chain(
-                    zip(repeat(5), post.narratives),
-                    zip(repeat(6), post.tags),
-                    ((7, match.term) for match in post.matches),
-                    zip(repeat(8), post.hashtags),
-                    zip(repeat(9), post.domains),
-                    zip(repeat(10), post.mentions),
+            ids = list(latest)
+            known = {
+                row[0]: row[1:]
+                for row in conn.execute(
+                    "SELECT p.id, p.pk, p.first_seen, d.title, d.text, json_extract(d.doc, '$.near_dup_keys') "
+                    f"FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.id IN ({_marks(ids)})",
+                    ids,
                 )
             }
-            label_rows += [(lid, *columns) for lid in side]
-        return (post_rows, doc_rows, label_rows, text_rows, text_deletes), next_pk
-
-    @property
-    def _indexer(self) -> ThreadPoolExecutor:
-        if self._index_thread is None:
-            self._index_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"vigie-index-{self.path.name}")
-        return self._index_thread
-
-    def _settle(self, *, raise_error: bool = True) -> None:
-        """Wait until the indexing thread is done with the connection (its error is this transaction's)."""
-        indexing, self._indexing = self._indexing, None
-        if indexing is not None:
-            error = indexing.exception()
-            if error is not None and raise_error:
-                raise error
+            first_new = next_pk = (conn.execute("SELECT max(pk) FROM posts").fetchone()[0] or 0) + 1
+            now = _us(utcnow())
+            known_label, label = self._labels.get, self._label
+            post_rows, doc_rows, label_rows = [], [], []
+            text_rows, text_deletes, key_entries = [], [], []
+            for post in latest.values():
+                if post.id in known:
+                    pk, first_seen, title, text, old_keys = known[post.id]
+                    if (title, text) != (post.title, post.text):
+                        text_deletes.append((pk, title, text))
+                        text_rows.append((pk, post.title, post.text))
+                    if post.near_dup_keys and set(post.near_dup_keys) != set(json.loads(old_keys or "[]")):
+                        key_entries.append((pk, post.near_dup_keys))
+                else:
+                    pk, next_pk = next_pk, next_pk + 1
+                    first_seen = _us(post.first_seen_at) if post.first_seen_at else now
+                    if post.near_dup_keys:
+                        key_entries.append((pk, post.near_dup_keys))
+                author, author_id = post.author.handle or post.author.id, post.author.id
+                columns = (
+                    _us(post.published_at),
+                    pk,
+                    known_label((1, post.platform)) or label(1, post.platform),
+                    known_label((2, post.source_id)) or label(2, post.source_id),
+                    (known_label((3, author)) or label(3, author)) if author else None,
+                    (known_label((3, author_id)) or label(3, author_id)) if author_id else None,
+                    (known_label((4, post.language)) or label(4, post.language)) if post.language else None,
+                )
+                post_rows.append((*columns, post.id, first_seen, post.cluster_id))
+                doc_rows.append((pk, post.title, post.text, post.model_dump_json(exclude=_DOC_EXCLUDED)))
+                side = {
+                    known_label(key) or label(*key)
+                    for key in chain(
+                        zip(repeat(5), post.narratives),
+                        zip(repeat(6), post.tags),
+                        ((7, match.term) for match in post.matches),
+                        zip(repeat(8), post.hashtags),
+                        zip(repeat(9), post.domains),
+                        zip(repeat(10), post.mentions),
+                    )
+                }
+                label_rows += [(lid, *columns) for lid in side]
+            if known:
+                pks = [row[0] for row in known.values()]
+                conn.execute(f"DELETE FROM post_labels WHERE post IN ({_marks(pks)})", pks)
+                conn.executemany("INSERT INTO post_fts (post_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)", text_deletes)
+            conn.executemany(_UPSERT_POST, post_rows)
+            conn.executemany(_UPSERT_DOC, doc_rows)
+            conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
+            conn.execute("INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk >= ?", (first_new,))
+            conn.executemany(_INSERT_LABELS, label_rows)
+            self._key_runs.add(conn, key_entries)
+        return len(latest) - len(known), len(known) + repeats
 
     def _watchlist_labels(self, narratives: list[str], tags: list[str], matches: list[TagMatch]) -> set[int]:
         label = self._label

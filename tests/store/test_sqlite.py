@@ -92,33 +92,6 @@ def test_full_text_indexes_stay_consistent(store: SQLiteStore) -> None:
     assert store.find_near_duplicates(["0fffff"]) == []
 
 
-def test_a_chunk_written_in_parts_is_whole(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Later parts bring labels the store has never seen while the index thread works on the earlier part."""
-    monkeypatch.setattr("store.sqlite._UPSERT_PART", 7)
-    posts = [make_post(f"n{n}", f"message numéro{n} guérison", source_id=f"src{n % 5}", hashtags=[f"tag{n}"], published_at=at(1 + n % 28, n % 24)) for n in range(40)]
-    assert store.upsert_posts(posts).new == 40
-    assert store.count_posts(PostQuery()) == 40
-    assert store.count_posts(PostQuery(text="guerison")) == 40
-    assert all(store.count_posts(PostQuery(text=f"numéro{n}")) == 1 for n in range(40))
-    assert {term.value for term in store.top_terms(PostQuery(), "hashtag", limit=100)} == {f"tag{n}" for n in range(40)}
-    edited = [post.model_copy(update={"text": post.text + " modifié"}) for post in posts[::3]]
-    assert store.upsert_posts(edited).updated == len(edited)
-    assert store.count_posts(PostQuery(text="modifie")) == len(edited)
-    with closing(sqlite3.connect(store.path)) as conn:
-        conn.execute("INSERT INTO post_fts (post_fts) VALUES ('integrity-check')")
-
-
-def test_an_indexing_failure_rolls_back_the_whole_chunk(store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("store.sqlite._UPSERT_PART", 3)
-    monkeypatch.setattr("store.sqlite._INDEX_NEW_TEXTS", "INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM missing_table WHERE pk BETWEEN ? AND ?")
-    with pytest.raises(StoreError, match="no such table: missing_table"):
-        store.upsert_posts([make_post(f"n{n}", f"texte {n}") for n in range(10)])
-    assert store.count_posts(PostQuery()) == 0
-    monkeypatch.undo()
-    assert store.upsert_posts([make_post(f"n{n}", f"texte {n}", hashtags=["après"]) for n in range(10)]).new == 10
-    assert store.count_posts(PostQuery(text="texte", hashtags=("après",))) == 10
-
-
 # ---------------------------------------------------------------- WAL: readers and a writer
 
 
