@@ -34,6 +34,19 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+SCRAPY_CHATTER = ("scrapy.utils.log", "scrapy.addons", "scrapy.middleware", "scrapy.crawler", "scrapy.core.engine", "scrapy.extensions.logstats", "scrapy.extensions.telnet")
+"""Loggers of Scrapy's INFO lines at every crawl's start and end (versions, enabled components, overridden
+settings, spider opened and closed): over 200 lines per crawl in the service log, where the crawl-run summary
+says what matters. `log.level: DEBUG` shows them."""
+
+
+def quiet_scrapy(level: str) -> None:
+    """After `CrawlerProcess()`: its logging setup resets the levels of Scrapy's loggers."""
+    if level != "DEBUG":
+        for name in SCRAPY_CHATTER:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def select_sources(config: Config, source_ids: Sequence[str] | None = None) -> list[Any]:
     """The named sources (enabled or not: naming one is asking for it), or every enabled source.
 
@@ -78,6 +91,7 @@ def crawl_sources(
     if _reactor_already_ran():
         raise RuntimeError("crawl_sources() runs once per process (the Twisted reactor cannot restart): run `vigie crawl` in a child process")
     process = CrawlerProcess(project_settings(config, settings))
+    quiet_scrapy(config.settings.log.level)
     resources = CrawlResources(config, store)
     if on_progress is not None:
         resources.listeners.append(lambda state: on_progress(state.run))

@@ -110,6 +110,8 @@ def process_settings(config: Config) -> dict[str, Any]:
     """Settings shared by every crawler of one `crawl_sources()` process: logging goes to vigie.yaml's log file."""
     log = config.settings.log
     settings: dict[str, Any] = {"LOG_LEVEL": log.level}
+    if log.level != "DEBUG":
+        settings["LOG_VERSIONS"] = []  # the library versions banner, ten lines per crawl (see crawlers.run.quiet_scrapy)
     if log.file:
         path = config.data_dir / log.file
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -111,3 +111,18 @@ def test_scrapy_list_and_scrapy_crawl_from_the_repository_root(vigie: VigieProje
     with vigie.store() as store:
         (run,) = store.crawl_runs("heise")
     assert (run.status, run.new_posts) == ("ok", 15)
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_scrapy_start_and_end_chatter_only_at_debug(vigie: VigieProject, replay: ReplayServer, level: str) -> None:
+    """The service log gets every crawl's output: Scrapy's banner, components and settings (200+ lines per crawl)
+    would bury the one summary line that matters."""
+    replay.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
+    vigie.configure([{"id": "heise", "platform": "feed", "url": replay.url("/heise.atom")}], settings={"log": {"file": None, "level": level}})
+    crawl = vigie.cli("crawl", "--json")
+    assert crawl.returncode == 0, crawl.stderr
+    assert "INFO: source heise: run " in crawl.stderr and " ok: 1 pages, 15 new" in crawl.stderr
+    chatter = ("Enabled extensions", "Overridden settings", "Versions:", "Spider opened")
+    assert all((line in crawl.stderr) == (level == "DEBUG") for line in chatter)
+    if level == "INFO":
+        assert len(crawl.stderr.splitlines()) < 10, crawl.stderr
