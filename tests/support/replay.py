@@ -77,14 +77,20 @@ def _reply(item: Reply | bytes | str | Path, content_type: str | None) -> Reply:
     return Reply(body=body, headers={"Content-Type": content_type} if content_type else {})
 
 
+class _Listener(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    """Crawls open many connections at once (bench/crawl.py: two processes of 16); with the default backlog of 5
+    the kernel drops connection attempts, and each retry stalls the client for a second or more."""
+
+
 class ReplayServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._routes: dict[str, list[Reply]] = {}
         self._served: dict[str, int] = {}
         self._lock = threading.Lock()
         self.requests: list[ReceivedRequest] = []
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Listener((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
