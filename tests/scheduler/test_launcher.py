@@ -137,7 +137,7 @@ def test_a_forked_crawl_is_its_own_process_group_and_a_timeout_stops_it_with_sig
     (result,) = results
     assert result.timed_out and not result.killed and result.returncode == 0
     assert result.error_line(4) == "run timed out after 4s and was stopped (SIGTERM)"
-    assert any("Spider closed (shutdown)" in line for line in child_lines(caplog, "crawl slow"))
+    assert any("source slow: interrupted (shutdown requested)" in line for line in child_lines(caplog, "crawl slow"))
     with vigie.store() as store:
         (run,) = store.crawl_runs("slow")
         stored = store.count_posts(PostQuery())

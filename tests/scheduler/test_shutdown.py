@@ -78,6 +78,6 @@ def test_sigterm_during_a_crawl_leaves_the_store_consistent(tmp_path: Path) -> N
     assert all(post.source_id == "toots" and post.text and post.published_at for post in posts)  # no half-written row
     # One JSON object per line, the crawler's own output included (tagged with the child it came from).
     log_lines = [json.loads(line) for line in (config.data_dir / "logs" / "vigie.log").read_text().splitlines()]
-    assert any(line.get("child") == "crawl toots" and "Spider closed (shutdown)" in line["msg"] for line in log_lines)
+    assert any(line.get("child") == "crawl toots" and "source toots: interrupted (shutdown requested)" in line["msg"] for line in log_lines)
     service_lines = [line["msg"] for line in log_lines if line["logger"] == "vigie.scheduler"]
     assert "received SIGTERM" in service_lines and service_lines[-1] == "stopped"
