@@ -40,11 +40,31 @@ settings, spider opened and closed): over 200 lines per crawl in the service log
 says what matters. `log.level: DEBUG` shows them."""
 
 
+ONE_LINE_LOGGERS = ("scrapy.core.scraper", "scrapy.downloadermiddlewares.robotstxt")
+"""Loggers whose errors come with a traceback of a hundred lines or more: a host that is down, a page that
+fails to parse. The source's own error line already says what failed and where."""
+
+
+def _one_line(record: logging.LogRecord) -> bool:
+    """A record without its traceback, its exception told in its message instead."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = " ".join(str(record.exc_info[1]).split()) or type(record.exc_info[1]).__name__
+        message = record.getMessage()
+        if error not in message:
+            record.msg, record.args = f"{message} ({error})", ()
+    record.exc_info, record.exc_text = None, None
+    return True
+
+
 def quiet_scrapy(level: str) -> None:
-    """After `CrawlerProcess()`: its logging setup resets the levels of Scrapy's loggers."""
-    if level != "DEBUG":
-        for name in SCRAPY_CHATTER:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    """After `CrawlerProcess()`: its logging setup resets the levels of Scrapy's loggers. At DEBUG, all of it."""
+    if level == "DEBUG":
+        return
+    for name in SCRAPY_CHATTER:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ONE_LINE_LOGGERS:
+        if _one_line not in logging.getLogger(name).filters:
+            logging.getLogger(name).addFilter(_one_line)
 
 
 def select_sources(config: Config, source_ids: Sequence[str] | None = None) -> list[Any]:

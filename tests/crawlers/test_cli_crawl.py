@@ -114,15 +114,23 @@ def test_scrapy_list_and_scrapy_crawl_from_the_repository_root(vigie: VigieProje
 
 
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
-def test_scrapy_start_and_end_chatter_only_at_debug(vigie: VigieProject, replay: ReplayServer, level: str) -> None:
+def test_scrapy_start_and_end_chatter_only_at_debug(vigie: VigieProject, replay: ReplayServer, down: str, level: str) -> None:
     """The service log gets every crawl's output: Scrapy's banner, components and settings (200+ lines per crawl)
-    would bury the one summary line that matters."""
+    and the traceback of a robots.txt that could not be fetched would bury the lines that matter."""
     replay.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
-    vigie.configure([{"id": "heise", "platform": "feed", "url": replay.url("/heise.atom")}], settings={"log": {"file": None, "level": level}})
+    replay.add("/bad.xml", b"<html><body>not a feed", content_type="application/xml")
+    sources = [
+        {"id": "heise", "platform": "feed", "url": replay.url("/heise.atom")},
+        {"id": "bad", "platform": "feed", "url": replay.url("/bad.xml")},
+        {"id": "down", "platform": "feed", "url": down},
+    ]
+    vigie.configure(sources, settings={"log": {"file": None, "level": level}})
     crawl = vigie.cli("crawl", "--json")
     assert crawl.returncode == 0, crawl.stderr
     assert "INFO: source heise: run " in crawl.stderr and " ok: 1 pages, 15 new" in crawl.stderr
-    chatter = ("Enabled extensions", "Overridden settings", "Versions:", "Spider opened")
+    assert f"ERROR: source down: connection refused at {down}" in crawl.stderr
+    assert f"ERROR: source bad: {replay.url('/bad.xml')}: not a readable RSS or Atom feed" in crawl.stderr
+    chatter = ("Enabled extensions", "Overridden settings", "Versions:", "Spider opened", "Traceback")
     assert all((line in crawl.stderr) == (level == "DEBUG") for line in chatter)
     if level == "INFO":
-        assert len(crawl.stderr.splitlines()) < 10, crawl.stderr
+        assert len(crawl.stderr.splitlines()) < 20, crawl.stderr
