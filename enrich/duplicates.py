@@ -22,6 +22,7 @@ import numpy as np
 
 from enrich.entities import may_hold_link
 from enrich.folding import WORD, fold_word
+from store.base import clusters_of
 from vigie.models import Post
 
 SHINGLE_WORDS = 2
@@ -211,4 +212,4 @@ class MemoryIndex:
         return [(post_id, clusters[post_id]) for post_id in ranked]
 
     def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]:
-        return [{cluster for _, cluster in self.find_near_duplicates(keys, limit) if cluster} for keys in groups]
+        return [clusters_of(self.find_near_duplicates(keys, limit)) for keys in groups]

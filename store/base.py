@@ -167,7 +167,7 @@ class Store(ABC):
     def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]:
         """For each group of band keys, the clusters of (up to `limit`) stored posts sharing one: what enrichment
         asks for a batch. A store that can answer every group in one request overrides it."""
-        return [{cluster for _, cluster in self.find_near_duplicates(keys, limit) if cluster} for keys in groups]
+        return [clusters_of(self.find_near_duplicates(keys, limit)) for keys in groups]
 
     @abstractmethod
     def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:
@@ -237,3 +237,8 @@ class Store(ABC):
     @abstractmethod
     def mark_failed(self, message_id: str, error: str, next_attempt_at: datetime) -> None:
         """Count the attempt, keep the error, and retry at `next_attempt_at`."""
+
+
+def clusters_of(posts: Iterable[tuple[str, str | None]]) -> set[str]:
+    """The cluster ids among (post id, cluster id) pairs, as `find_near_duplicates` returns them."""
+    return {cluster for _, cluster in posts if cluster}

@@ -34,6 +34,7 @@ from store.base import (
     TermCount,
     TopField,
     UpsertResult,
+    clusters_of,
 )
 from store.key_runs import KeyRuns, key_numbers
 from store.sqlite_schema import MIGRATIONS
@@ -44,6 +45,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
 _UPSERT_CHUNK = 10_000
 _KEY_RUNS_MIGRATION = 2
+_NO_POSTS = np.empty(0, dtype=np.uint32)
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
 _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
@@ -565,7 +567,7 @@ class SQLiteStore(Store):
         return self._near_duplicates([keys], limit)[0]
 
     def near_duplicate_clusters(self, groups: Sequence[Iterable[str]], limit: int = 50) -> list[set[str]]:
-        return [{cluster for _, cluster in found if cluster} for found in self._near_duplicates(groups, limit)]
+        return [clusters_of(found) for found in self._near_duplicates(groups, limit)]
 
     def _near_duplicates(self, groups: Sequence[Iterable[str]], limit: int) -> list[list[tuple[str, str | None]]]:
         """For each group of keys, up to `limit` posts sharing one, in post order: candidates from the key runs,
@@ -578,14 +580,11 @@ class SQLiteStore(Store):
         numbers = [key_numbers(keys) for keys in wanted]
         with self._reading() as conn:
             posts_by_number = self._key_runs.matches(conn, set().union(*numbers))
-            candidates = [
-                np.unique(np.concatenate(found)).tolist() if (found := [posts_by_number[n] for n in group if n in posts_by_number]) else []
-                for group in numbers
-            ]
+            candidates = [np.unique(np.concatenate([_NO_POSTS, *(posts_by_number.get(n, _NO_POSTS) for n in group)])).tolist() for group in numbers]
             seen: dict[int, tuple[str, str | None, set[str]]] = {}
             step = max(limit, 1)
             for start in count(0, step):
-                pending = [(index, candidates[index][start : start + step]) for index in range(len(wanted)) if len(results[index]) < limit and candidates[index][start : start + step]]
+                pending = [(index, part) for index, found in enumerate(candidates) if len(results[index]) < limit and (part := found[start : start + step])]
                 if not pending:
                     break
                 missing = list({pk for _, part in pending for pk in part} - seen.keys())
