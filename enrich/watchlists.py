@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from enrich.folding import WORD, camel_boundaries, fold_word
 from enrich.inflection import inflections
+from enrich.regex_literals import required_literals
 from vigie.config import ConfigError, line_of, read_yaml, validate_file
 from vigie.models import TagMatch
 
@@ -198,6 +199,7 @@ class WatchlistMatcher:
             self.automaton.make_automaton()
         self._has_terms = bool(keys)
         self._patterns = [(re.compile(_LEADING_ASSERTIONS.sub("", p.pattern)), re.compile(p.pattern), p) for p in patterns]
+        self._pattern_literals, self._unfiltered_patterns = _literal_automaton([p.pattern for p in patterns])
         self._split = lru_cache(maxsize=65_536)(self._split_hashtag)
 
     def _add_term(self, keys: dict[str, list[_Entry]], entry: _Entry, language: str) -> None:
@@ -265,7 +267,7 @@ class WatchlistMatcher:
                 self._scan_hashtag(match.group(1), match.start(1), found)
         if self._patterns:
             lowered = _lower_keeping_offsets(text)
-            for quick, regex, pattern in self._patterns:
+            for quick, regex, pattern in map(self._patterns.__getitem__, self._patterns_to_try(lowered)):
                 if quick.search(lowered) is None:
                     continue
                 for match in regex.finditer(lowered):
@@ -277,6 +279,13 @@ class WatchlistMatcher:
             if entry.kind == "term"
         ]
         return matches, excluded
+
+    def _patterns_to_try(self, lowered: str) -> list[int]:
+        """Patterns whose required literals occur in the text, and those that have none, in watchlist order."""
+        if not len(self._pattern_literals):
+            return self._unfiltered_patterns
+        found = {index for _, indexes in self._pattern_literals.iter(lowered) for index in indexes}
+        return sorted(found.union(self._unfiltered_patterns))
 
     def _scan_hashtag(self, word: str, start: int, found: list[tuple[_Entry, int, int]]) -> None:
         """A hashtag as a whole (hashtag entries, terms written without spaces) and as the words glued in it."""
@@ -301,6 +310,25 @@ class WatchlistMatcher:
             narratives=list(dict.fromkeys(m.narrative for m in kept)),
             matches=kept,
         )
+
+
+def _literal_automaton(patterns: list[str]) -> tuple[ahocorasick.Automaton, list[int]]:
+    """Every pattern's required literals in one automaton (literal → the patterns that need it), and the
+    patterns that have none."""
+    owners: dict[str, list[int]] = {}
+    unfiltered = []
+    for index, pattern in enumerate(patterns):
+        literals = required_literals(pattern)
+        if literals is None:
+            unfiltered.append(index)
+        for literal in literals or ():
+            owners.setdefault(literal, []).append(index)
+    automaton = ahocorasick.Automaton()
+    for literal, indexes in owners.items():
+        automaton.add_word(literal, tuple(indexes))
+    if owners:
+        automaton.make_automaton()
+    return automaton, unfiltered
 
 
 def _lower_keeping_offsets(text: str) -> str:
