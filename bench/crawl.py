@@ -12,8 +12,8 @@ sources, through `crawlers.run.crawl_sources`, against a fresh data folder and o
 paid once per `vigie up`) is printed on its own line.
 
 - raw: the spiders and the middlewares, no item pipeline (posts are parsed, then dropped);
-- full: the whole crawl: validation, tags, enrichment (language, watchlists, entities, copy-paste
-  clusters) and the SQLite store, plus the crawl-run log and the cursors.
+- full: the whole crawl: validation, tags, enrichment (language, the shipped watchlists of `config/watchlists/`,
+  entities, copy-paste clusters) and the SQLite store, plus the crawl-run log and the cursors.
 
 The rate counts every post from the start of `crawl_sources()` to its return; the same is printed per
 CPU-second of the crawling processes, which says more when other work shares the machine. A last line
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -156,6 +157,7 @@ def main() -> None:
     with ReplayServer() as server, tempfile.TemporaryDirectory(prefix="vigie-bench-crawl-") as tmp:
         sources = serve(server, args.channels, args.pages, args.feeds)
         config_dir = write_config(Path(tmp) / "config", sources=sources, settings={"crawl": BENCH_CRAWL, "log": {"level": "WARNING"}})
+        shutil.copytree(ROOT / "config" / "watchlists", config_dir / "watchlists", dirs_exist_ok=True)
         launcher = CrawlLauncher(child_env(load_config(config_dir, Path(tmp) / "data")))
         launcher.start()
         try:

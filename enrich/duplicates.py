@@ -42,11 +42,12 @@ def _word_hash(word: str) -> int:
     return zlib.crc32(fold_word(word).encode())
 
 
-def text_words(text: str) -> list[str]:
-    """The words a text's shingles are made of: links and mentions left out."""
+def text_words(text: str, words: list[str] | None = None) -> list[str]:
+    """The words a text's shingles are made of: links and mentions left out. `words` is `WORD.findall(text)`
+    when the caller has it (the watchlists read the same words): most texts have no link to leave out."""
     if "@" in text or may_hold_link(text):
-        text = _LINKS.sub(" ", text)
-    return WORD.findall(text)
+        return WORD.findall(_LINKS.sub(" ", text))
+    return WORD.findall(text) if words is None else words
 
 
 def shingle_hashes(word_lists: Sequence[list[str]], size: int = SHINGLE_WORDS) -> tuple[np.ndarray, np.ndarray]:
@@ -101,9 +102,12 @@ class NearDuplicates:
 
     def signatures(self, texts: Sequence[str]) -> list[list[str]]:
         """Band keys of each text; texts shorter than `min_words` get none."""
-        words = [text_words(text) for text in texts]
+        return self.word_signatures([text_words(text) for text in texts])
+
+    def word_signatures(self, words: Sequence[list[str]]) -> list[list[str]]:
+        """Band keys of each text given as its `text_words`."""
         kept = [i for i, found in enumerate(words) if found and len(found) >= self.min_words]
-        result: list[list[str]] = [[] for _ in texts]
+        result: list[list[str]] = [[] for _ in words]
         if not kept:
             return result
         minima = self._minima(*shingle_hashes([words[i] for i in kept]))

@@ -107,10 +107,12 @@ class FastTextDetector:
         self.model  # the cached property loads it
 
     def rank(self, text: str) -> Ranking:
+        """Calls the model's native `predict` (fasttext-predict's wrapper only checks for a newline, appends one and
+        unzips the pairs: a third of the cost of a short post's prediction)."""
         if _mostly_upper(text):
             text = text.lower()
-        labels, scores = self.model.predict(text.replace("\n", " "), k=self.top)
-        return [(label[9:], min(float(score), 1.0)) for label, score in zip(labels, scores, strict=True)]
+        predictions = self.model.f.predict(text.replace("\n", " ") + "\n", self.top, 0.0, "strict")
+        return [(label[9:], min(score, 1.0)) for score, label in predictions]
 
 
 _lingua_pool_pid: int | None = None
@@ -226,8 +228,18 @@ class CombinedDetector:
         self.lingua.load()
 
 
+_ASCII_UPPER = bytes(range(65, 91))
+_NOT_ASCII_UPPER = bytes(set(range(128)) - set(_ASCII_UPPER))
+_NOT_ASCII_LETTER = bytes(set(range(128)) - set(_ASCII_UPPER) - set(range(97, 123)))
+
+
 def _mostly_upper(text: str) -> bool:
-    """fastText reads all-caps Latin text as another language; such posts are lower-cased first."""
+    """fastText reads all-caps Latin text as another language; such posts are lower-cased first. ASCII text is
+    counted with `bytes.translate`, in C (a character-by-character count cost a tenth of fastText's prediction)."""
+    if text.isascii():
+        data = text.encode("ascii")
+        upper = len(data.translate(None, _NOT_ASCII_UPPER))
+        return upper > 4 and upper > 0.6 * len(data.translate(None, _NOT_ASCII_LETTER))
     upper = sum(map(str.isupper, text))
     return upper > 4 and upper > 0.6 * sum(map(str.isalpha, text))
 

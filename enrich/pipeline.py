@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign_clusters
+from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign_clusters, text_words
 from enrich.entities import extract_entities
+from enrich.folding import WORD
 from enrich.language import LanguageIdentifier
 from enrich.watchlists import Tagging, WatchlistMatcher, load_watchlists
 from vigie.config import ConfigError
@@ -59,13 +60,15 @@ class Enricher:
     def enrich(self, posts: list[Post]) -> list[Post]:
         """New Post objects with every enrichment field filled; the input posts are not changed.
 
-        Each step runs over the whole batch before the next one, so its model stays in the CPU caches.
+        Each step runs over the whole batch before the next one, so its model stays in the CPU caches. A text's
+        words are found once, for the watchlists and the copy-paste signatures.
         """
         bodies = [post_body(post) for post in posts]
         detections = [self.language.identify(body, post.platform_language) for body, post in zip(bodies, posts, strict=True)]
         entities = [extract_entities(body, hashtags=p.hashtags, mentions=p.mentions, links=p.links) for body, p in zip(bodies, posts, strict=True)]
-        taggings = [retag(post, self.matcher.tag(post.text, post.title)) for post in posts]
-        keys = self.duplicates.signatures([post.text or post.title or "" for post in posts])
+        words = [WORD.findall(post.text) for post in posts]
+        taggings = [retag(post, self.matcher.tag(post.text, post.title, found)) for post, found in zip(posts, words, strict=True)]
+        keys = self.duplicates.word_signatures([text_words(post.text, found) if post.text else text_words(post.title or "") for post, found in zip(posts, words, strict=True)])
         lookup = self.store.near_duplicate_clusters if self.store is not None else None
         clusters = assign_clusters([Member(post.id, post.published_at, k) for post, k in zip(posts, keys, strict=True)], lookup)
         return [

@@ -255,11 +255,12 @@ class WatchlistMatcher:
             for entry in entries:
                 found.append((entry, offsets[first][0], offsets[first + entry.words - 1][1]))
 
-    def scan(self, text: str, field: Literal["text", "title"] = "text") -> tuple[list[TagMatch], set[str]]:
-        """Matches in one text, and the narratives whose exclusion terms occur in it."""
+    def scan(self, text: str, field: Literal["text", "title"] = "text", words: list[str] | None = None) -> tuple[list[TagMatch], set[str]]:
+        """Matches in one text, and the narratives whose exclusion terms occur in it; `words` is `WORD.findall(text)`
+        when the caller has it."""
         found: list[tuple[_Entry, int, int]] = []
         if self._has_terms:
-            words = list(map(fold_word, WORD.findall(text)))
+            words = list(map(fold_word, WORD.findall(text) if words is None else words))
             if words:
                 self._scan_words(words, lambda: [match.span() for match in WORD.finditer(text)], found)
         if "#" in text:
@@ -297,9 +298,10 @@ class WatchlistMatcher:
         if len(parts) > 1:
             self._scan_words([fold_word(word[a:b]) for a, b in parts], lambda: [(start + a, start + b) for a, b in parts], found)
 
-    def tag(self, text: str, title: str | None = None) -> Tagging:
-        """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest."""
-        matches, excluded = self.scan(text, "text")
+    def tag(self, text: str, title: str | None = None, words: list[str] | None = None) -> Tagging:
+        """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest;
+        `words` is `WORD.findall(text)` when the caller has it."""
+        matches, excluded = self.scan(text, "text", words)
         if title:
             title_matches, title_excluded = self.scan(title, "title")
             matches = title_matches + matches
