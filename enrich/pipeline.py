@@ -13,7 +13,7 @@ from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign
 from enrich.entities import extract_entities
 from enrich.folding import WORD
 from enrich.language import LanguageIdentifier
-from enrich.watchlists import Tagging, WatchlistMatcher, load_watchlists
+from enrich.watchlists import Tagging, WatchlistMatcher, watchlist_matcher
 from vigie.config import ConfigError
 from vigie.models import Post, TagMatch
 
@@ -52,7 +52,7 @@ class Enricher:
             raise ConfigError(f"{config.config_dir / 'vigie.yaml'}: {exc}") from None
         return cls(
             language,
-            WatchlistMatcher(load_watchlists(config.config_dir / "watchlists")),
+            watchlist_matcher(config.config_dir / "watchlists"),
             NearDuplicates(settings.duplicate_threshold, settings.min_duplicate_words),
             store=store,
         )

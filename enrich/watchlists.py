@@ -8,6 +8,7 @@ accents, respects word boundaries, accepts plural and feminine forms, reads hash
 
 from __future__ import annotations
 
+import hashlib
 import re
 from bisect import bisect_left
 from collections.abc import Callable
@@ -312,6 +313,25 @@ class WatchlistMatcher:
             narratives=list(dict.fromkeys(m.narrative for m in kept)),
             matches=kept,
         )
+
+
+_matchers: dict[Path, tuple[bytes, WatchlistMatcher]] = {}
+
+
+def watchlist_matcher(folder: Path) -> WatchlistMatcher:
+    """The matcher of a watchlists folder, built again only when its files changed (compared by content: an edit
+    may keep a file's size and modification time). A crawl forked from the warm launcher finds the one built at
+    warm-up instead of parsing the YAML and building the automaton again, a third of a second per crawl."""
+    digest = hashlib.blake2b()
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    fingerprint = digest.digest()
+    known = _matchers.get(folder.resolve())
+    if known is not None and known[0] == fingerprint:
+        return known[1]
+    matcher = WatchlistMatcher(load_watchlists(folder))
+    _matchers[folder.resolve()] = (fingerprint, matcher)
+    return matcher
 
 
 def _literal_automaton(patterns: list[str]) -> tuple[ahocorasick.Automaton, list[int]]:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from enrich.watchlists import WatchlistMatcher, load_watchlists
+from enrich.watchlists import WatchlistMatcher, load_watchlists, watchlist_matcher
 from tests.support.factories import write_config
 from vigie.config import ConfigError
 
@@ -148,3 +149,18 @@ def test_default_watchlists_cover_the_documented_narratives(default_matcher: Wat
     for text, narrative in examples.items():
         assert narrative in default_matcher.tag(text).narratives, text
     assert default_matcher.tag("L'emprise au sol du bâtiment dépasse le PLU").narratives == []
+
+
+def test_the_matcher_of_a_folder_is_built_again_only_when_a_file_changed(tmp_path: Path) -> None:
+    folder = write_config(tmp_path, watchlists={"test": WATCHLIST}) / "watchlists"
+    first = watchlist_matcher(folder)
+    assert watchlist_matcher(folder) is first
+    path = folder / "test.yaml"
+    stat = path.stat()
+    path.write_text(path.read_text(encoding="utf-8").replace("secte", "sekte"), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time: only the content tells
+    second = watchlist_matcher(folder)
+    assert second is not first
+    assert [m.term for m in second.tag("une sekte").matches] == ["sekte"]
+    (folder / "more.yaml").write_text("narratives:\n  - id: more\n    label: More\n    terms: {en: [gaslighting]}\n", encoding="utf-8")
+    assert watchlist_matcher(folder).tag("gaslighting").narratives == ["more"]
