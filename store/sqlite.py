@@ -36,7 +36,7 @@ from store.base import (
     UpsertResult,
     clusters_of,
 )
-from store.key_runs import KeyRuns, key_numbers
+from store.key_runs import MAX_POST, KeyRuns, key_numbers, ranges
 from store.sqlite_schema import MIGRATIONS
 from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
 
@@ -44,7 +44,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _BUCKET_WIDTH = {"hour": 3_600_000_000, "day": 86_400_000_000}
 _UPSERT_CHUNK = 10_000
-_KEY_RUNS_MIGRATION = 2
+_KEY_INDEX_MIGRATIONS = (2, 3)
+"""Migrations after which the band keys of the posts already stored are indexed again."""
 _NO_POSTS = np.empty(0, dtype=np.uint32)
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
@@ -187,9 +188,9 @@ class SQLiteStore(Store):
             for number in range(version + 1, len(MIGRATIONS) + 1):
                 for statement in _statements(MIGRATIONS[number - 1]):
                     conn.execute(statement)
-                if number == _KEY_RUNS_MIGRATION and version > 0:
-                    self._index_stored_keys(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
+            if version > 0 and any(version < number <= len(MIGRATIONS) for number in _KEY_INDEX_MIGRATIONS):
+                self._index_stored_keys(conn)
 
     def _index_stored_keys(self, conn: sqlite3.Connection) -> None:
         """Band keys of the posts already stored, for a database that had them in the index migration 2 dropped."""
@@ -326,15 +327,17 @@ class SQLiteStore(Store):
             now = _us(utcnow())
             known_label, label = self._labels.get, self._label
             post_rows, doc_rows, label_rows = [], [], []
-            text_rows, text_deletes, key_entries = [], [], []
+            text_rows, text_deletes, key_entries, rekeyed = [], [], [], []
             for post in latest.values():
                 if post.id in known:
                     pk, first_seen, title, text, old_keys = known[post.id]
                     if (title, text) != (post.title, post.text):
                         text_deletes.append((pk, title, text))
                         text_rows.append((pk, post.title, post.text))
-                    if post.near_dup_keys and set(post.near_dup_keys) != set(json.loads(old_keys or "[]")):
-                        key_entries.append((pk, post.near_dup_keys))
+                    stale = set(json.loads(old_keys or "[]"))
+                    if set(post.near_dup_keys) != stale:
+                        key_entries += [(pk, post.near_dup_keys)] if post.near_dup_keys else []
+                        rekeyed += [(pk,)] if stale else []
                 else:
                     pk, next_pk = next_pk, next_pk + 1
                     first_seen = _us(post.first_seen_at) if post.first_seen_at else now
@@ -373,6 +376,7 @@ class SQLiteStore(Store):
             conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", text_rows)
             conn.execute("INSERT INTO post_fts (rowid, title, text) SELECT pk, title, text FROM post_docs WHERE pk >= ?", (first_new,))
             conn.executemany(_INSERT_LABELS, label_rows)
+            conn.executemany("INSERT OR IGNORE INTO rekeyed_posts (pk) VALUES (?)", rekeyed)
             self._key_runs.add(conn, key_entries)
         return len(latest) - len(known), len(known) + repeats
 
@@ -402,6 +406,8 @@ class SQLiteStore(Store):
         cut = _us(before)
         doomed = "SELECT pk FROM posts WHERE published < ?"
         with self._writing() as conn:
+            # numbers past the last post that stays are given again to new posts, while the key runs still hold the old keys
+            conn.execute(f"INSERT OR IGNORE INTO rekeyed_posts (pk) {doomed} AND pk > (SELECT coalesce(max(pk), 0) FROM posts WHERE published >= ?)", (cut, cut))
             conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
@@ -570,18 +576,27 @@ class SQLiteStore(Store):
         return [clusters_of(found) for found in self._near_duplicates(groups, limit)]
 
     def _near_duplicates(self, groups: Sequence[Iterable[str]], limit: int) -> list[list[tuple[str, str | None]]]:
-        """For each group of keys, up to `limit` posts sharing one, in post order: candidates from the key runs,
-        kept when their current keys still share one (a post re-keyed or deleted since stays in the runs until
-        a merge). One read transaction and one pass over the runs for every group."""
+        """For each group of keys, up to `limit` posts sharing one, in post order: candidates from the key runs that
+        still exist and, for posts re-keyed since (their old keys stay in the runs), whose current keys still share
+        one. One read transaction and one pass over the runs for every group."""
         wanted = [set(keys) for keys in groups]
         results: list[list[tuple[str, str | None]]] = [[] for _ in wanted]
         if not any(wanted):
             return results
-        numbers = [key_numbers(keys) for keys in wanted]
+        numbers = key_numbers([key for keys in wanted for key in keys])
+        unique, number_index = np.unique(numbers, return_inverse=True)
+        number_group = np.repeat(np.arange(len(wanted)), [len(keys) for keys in wanted])
         with self._reading() as conn:
-            posts_by_number = self._key_runs.matches(conn, set().union(*numbers))
-            candidates = [np.unique(np.concatenate([_NO_POSTS, *(posts_by_number.get(n, _NO_POSTS) for n in group)])).tolist() for group in numbers]
-            seen: dict[int, tuple[str, str | None, set[str]]] = {}
+            hits, posts = self._key_runs.matches(conn, unique)
+            # each number found to the groups that hold it (one, unless groups share keys), paired with its posts
+            by_number = np.argsort(number_index, kind="stable")
+            per_number = np.bincount(number_index, minlength=len(unique))
+            block = np.cumsum(per_number) - per_number
+            pair_groups = number_group[by_number[ranges(block[hits], per_number[hits])]]
+            pairs = np.unique(pair_groups.astype(np.uint64) << np.uint64(32) | np.repeat(posts, per_number[hits]).astype(np.uint64))
+            bounds = np.searchsorted(pairs >> np.uint64(32), np.arange(len(wanted) + 1, dtype=np.uint64))
+            candidates = [(pairs[bounds[g] : bounds[g + 1]] & np.uint64(MAX_POST)).tolist() for g in range(len(wanted))]
+            seen: dict[int, tuple[str, str | None, set[str] | None]] = {}
             step = max(limit, 1)
             for start in count(0, step):
                 pending = [(index, part) for index, found in enumerate(candidates) if len(results[index]) < limit and (part := found[start : start + step])]
@@ -591,11 +606,13 @@ class SQLiteStore(Store):
                 for first in range(0, len(missing), 500):
                     part = missing[first : first + 500]
                     rows = conn.execute(
-                        f"SELECT p.pk, p.id, p.cluster, json_extract(d.doc, '$.near_dup_keys') FROM posts p JOIN post_docs d ON d.pk = p.pk WHERE p.pk IN ({_marks(part)})", part
+                        "SELECT p.pk, p.id, p.cluster, r.pk, json_extract(d.doc, '$.near_dup_keys') FROM posts p "
+                        f"LEFT JOIN rekeyed_posts r ON r.pk = p.pk LEFT JOIN post_docs d ON d.pk = r.pk WHERE p.pk IN ({_marks(part)})",
+                        part,
                     )
-                    seen.update((pk, (post_id, cluster, set(json.loads(keys or "[]")))) for pk, post_id, cluster, keys in rows)
+                    seen.update((pk, (post_id, cluster, None if rekeyed is None else set(json.loads(keys or "[]")))) for pk, post_id, cluster, rekeyed, keys in rows)
                 for index, part in pending:
-                    results[index] += [(seen[pk][0], seen[pk][1]) for pk in part if pk in seen and not wanted[index].isdisjoint(seen[pk][2])]
+                    results[index] += [(seen[pk][0], seen[pk][1]) for pk in part if pk in seen and (seen[pk][2] is None or not wanted[index].isdisjoint(seen[pk][2]))]
         return [found[:limit] for found in results]
 
     # ------------------------------------------------------------ crawl runs and cursors

@@ -101,13 +101,37 @@ def test_a_database_from_migration_1_gets_its_keys_indexed(tmp_path: Path) -> No
         store.upsert_posts([keyed(number, [f"{number:04x}", "0shared"]) for number in range(3)] + [keyed(3, [])])
     with closing(sqlite3.connect(path)) as conn:
         conn.executescript(
-            "DROP TABLE key_runs; CREATE VIRTUAL TABLE post_keys USING fts5 (keys, content = '', detail = none, columnsize = 0);"
+            "DROP TABLE key_runs; DROP TABLE rekeyed_posts; CREATE VIRTUAL TABLE post_keys USING fts5 (keys, content = '', detail = none, columnsize = 0);"
             "PRAGMA user_version = 1;"
         )
     with SQLiteStore(path) as store:
         assert [post_id for post_id, _ in store.find_near_duplicates(["0shared"])] == ["feed:p0", "feed:p1", "feed:p2"]
         assert store.find_near_duplicates(["0002"]) == [("feed:p2", "c2")]
     assert levels(path) == [(0, 1)]
+
+
+def test_a_database_from_migration_2_gets_its_keys_indexed_again_without_the_stale_ones(tmp_path: Path) -> None:
+    """Before migration 3, nothing recorded which posts changed keys: their old keys must not survive it."""
+    path = tmp_path / "vigie.db"
+    with SQLiteStore(path) as store:
+        store.upsert_posts([keyed(0, ["0old", "0shared"]), keyed(1, ["0shared"])])
+        store.upsert_posts([keyed(0, ["0new"])])
+    with closing(sqlite3.connect(path)) as conn:
+        conn.executescript("DROP TABLE rekeyed_posts; PRAGMA user_version = 2;")
+    with SQLiteStore(path) as store:
+        assert store.find_near_duplicates(["0old"]) == []
+        assert store.find_near_duplicates(["0shared"]) == [("feed:p1", "c1")]
+        assert store.find_near_duplicates(["0new"]) == [("feed:p0", "c0")]
+    assert levels(path) == [(0, 1)]
+
+
+def test_a_post_number_given_again_after_a_deletion_does_not_inherit_the_old_keys(store: SQLiteStore) -> None:
+    store.upsert_posts([keyed(0, ["0kept"], day=5), keyed(1, ["0gone", "0both"])])
+    assert store.delete_posts(START + timedelta(days=1)) == 1  # p1, the highest post number
+    store.upsert_posts([keyed(2, ["0fresh", "0both"], day=6)])
+    assert store.find_near_duplicates(["0gone"]) == []
+    assert store.find_near_duplicates(["0both"]) == [("feed:p2", "c2")]
+    assert store.find_near_duplicates(["0fresh"]) == [("feed:p2", "c2")]
 
 
 def test_enrich_keys_indexed_in_bulk_are_found_one_by_one(store: SQLiteStore) -> None:
