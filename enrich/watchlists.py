@@ -244,9 +244,13 @@ class WatchlistMatcher:
             end = start
         return tuple(reversed(spans))
 
-    def _scan_words(self, words: list[str], spans: Callable[[], list[tuple[int, int]]], found: list[tuple[_Entry, int, int]]) -> None:
-        """Run the automaton over folded words joined by spaces; `spans` gives their offsets, only when something matched."""
-        hits = list(self.automaton.iter(" " + " ".join(words) + " "))
+    def _scan_words(self, words: list[str], spans: Callable[[], list[tuple[int, int]]], found: list[tuple[_Entry, int, int]], *, ascii_case: bool = False) -> None:
+        """Run the automaton over folded words joined by spaces; `spans` gives their offsets, only when something matched.
+
+        `ascii_case`: the words are ASCII, not yet folded: lower-casing them all at once folds them, and keeps their
+        lengths (word by word through `fold_word`'s cache cost a fifth of tagging)."""
+        joined = " " + " ".join(words) + " "
+        hits = list(self.automaton.iter(joined.lower() if ascii_case else joined))
         if not hits:
             return
         offsets = spans()
@@ -261,9 +265,10 @@ class WatchlistMatcher:
         when the caller has it."""
         found: list[tuple[_Entry, int, int]] = []
         if self._has_terms:
-            words = list(map(fold_word, WORD.findall(text) if words is None else words))
+            words = WORD.findall(text) if words is None else words
+            ascii_case = text.isascii()
             if words:
-                self._scan_words(words, lambda: [match.span() for match in WORD.finditer(text)], found)
+                self._scan_words(words if ascii_case else list(map(fold_word, words)), lambda: [match.span() for match in WORD.finditer(text)], found, ascii_case=ascii_case)
         if "#" in text:
             for match in HASHTAG.finditer(text):
                 self._scan_hashtag(match.group(1), match.start(1), found)
