@@ -407,7 +407,8 @@ class SQLiteStore(Store):
         doomed = "SELECT pk FROM posts WHERE published < ?"
         with self._writing() as conn:
             # numbers past the last post that stays are given again to new posts, while the key runs still hold the old keys
-            conn.execute(f"INSERT OR IGNORE INTO rekeyed_posts (pk) {doomed} AND pk > (SELECT coalesce(max(pk), 0) FROM posts WHERE published >= ?)", (cut, cut))
+            last_kept = "SELECT pk FROM posts NOT INDEXED WHERE published >= ? ORDER BY pk DESC LIMIT 1"  # from the newest number down: found at once
+            conn.execute(f"INSERT OR IGNORE INTO rekeyed_posts (pk) {doomed} AND pk > coalesce(({last_kept}), 0)", (cut, cut))
             conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
