@@ -13,7 +13,7 @@ import pytest
 
 from store import key_runs
 from store.base import StoreError
-from store.key_runs import FANOUT, key_number
+from store.key_runs import FANOUT, key_number, key_numbers
 from store.sqlite import SQLiteStore
 from tests.support.factories import make_post
 
@@ -93,6 +93,22 @@ def test_a_failed_write_leaves_no_run_behind(store: SQLiteStore, monkeypatch: py
     assert store.find_near_duplicates(["0a02"]) == []
     store.upsert_posts([keyed(2, ["0a02"])])
     assert store.find_near_duplicates(["0a02", "0a01"]) == [("feed:p1", "c1"), ("feed:p2", "c2")]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [f"{band:02x}{value:016x}" for band in (0, 13, 255) for value in (0, 1, 2**63, 2**64 - 1)],
+        ["00aaaa", "03a1b2c3d4e5f60718"],
+        ["03A1B2C3D4E5F60718"],
+        ["0a bbccddeeff001122"],
+        ["é" * 18],
+        [],
+    ],
+    ids=["enrich keys", "mixed", "upper case", "with a space", "not ASCII", "none"],
+)
+def test_batch_key_numbers_equal_one_by_one(keys: list[str]) -> None:
+    assert key_numbers(keys).tolist() == [key_number(key) for key in keys]
 
 
 def test_a_database_from_migration_1_gets_its_keys_indexed(tmp_path: Path) -> None:
