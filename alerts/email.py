@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from vigie.config import Settings
+from enrich.rules import explain
 from vigie.models import Alert, OutboxMessage, Post
 
 SAMPLE_CHARS = 300
@@ -137,6 +138,11 @@ def _sample_text(post: Post) -> str:
     return body if len(body) <= SAMPLE_CHARS else body[: SAMPLE_CHARS - 1] + "…"
 
 
+def _sample_reasons(post: Post) -> list[str]:
+    """Why the watchlists tagged the post, a line per narrative: its terms, or its rule with the groups that fired."""
+    return [f"{narrative}: {reason}" for narrative, reason in explain(post.matches).items()]
+
+
 def _sample_origin(post: Post, zone: ZoneInfo) -> str:
     author = post.author.handle or post.author.name or post.author.id or "unknown author"
     return f"{post.source_id} · {author} · {_when(post.published_at, zone)}"
@@ -149,6 +155,7 @@ def _as_text(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: 
         out += ["", "Sample posts", "------------"]
         for n, post in enumerate(samples, 1):
             out += [f"{n}. {_sample_origin(post, zone)}", f"   {_sample_text(post)}"]
+            out += [f"   Why: {reason}" for reason in _sample_reasons(post)]
             if link := safe_link(post.url):
                 out.append(f"   {link}")
     out += ["", "Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page."]
@@ -171,7 +178,8 @@ def _as_html(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: 
             origin = html.escape(_sample_origin(post, zone))
             if link:
                 origin = f'<a href="{html.escape(link, quote=True)}">{origin}</a>'
-            parts.append(f"<li><small>{origin}</small><br><blockquote>{html.escape(_sample_text(post))}</blockquote></li>")
+            reasons = "".join(f"<br><small>Why: {html.escape(reason)}</small>" for reason in _sample_reasons(post))
+            parts.append(f"<li><small>{origin}</small><br><blockquote>{html.escape(_sample_text(post))}</blockquote>{reasons}</li>")
         parts.append("</ol>")
     parts.append("<p><small>Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page.</small></p></body></html>")
     return "\n".join(parts)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import streamlit as st
 
+from enrich.rules import explain
 from vigie.models import Post
 
 _ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
@@ -95,6 +96,9 @@ def post_card(post: Post, zone: ZoneInfo, spans: Iterable[tuple[int, int]] = (),
             st.markdown(f"**{md(post.title)}**")
         text_spans = list(spans) + [(m.start, m.end) for m in post.matches if m.field == "text"]
         st.markdown(highlighted(post.text, text_spans) if post.text else "*no text*")
+        reasons = explain(post.matches)
+        if reasons:
+            st.caption("  \n".join(f"Why {md(narrative)}: {md(reason)}" for narrative, reason in reasons.items()))
         labels = [*dict.fromkeys(post.narratives)]
         tags = [*dict.fromkeys([*post.tags, *(f"#{h}" for h in post.hashtags)])]
         if labels or tags:

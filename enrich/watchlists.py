@@ -1,16 +1,17 @@
 """Watchlists: narratives and the words that reveal them, matched in one Aho-Corasick pass.
 
 A watchlist file (`config/watchlists/<id>.yaml`) holds `narratives:`; each has `terms` per language,
-optional `hashtags`, `patterns` (regular expressions) and `exclude` terms. Matching folds case and
-accents, respects word boundaries, accepts plural and feminine forms, reads hashtags as words
-(`#GreatReset` → `great reset`) and keeps the span of every match in the original text.
+optional `hashtags`, `patterns` (regular expressions), `rules` over the file's concept `groups`
+(`enrich/rules.py`) and `exclude` terms. Matching folds case and accents, respects word boundaries, accepts
+plural and feminine forms, reads hashtags as words (`#GreatReset` → `great reset`) and keeps the span of every
+match in the original text.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from enrich.folding import WORD, camel_boundaries, fold_word
 from enrich.inflection import inflections
 from enrich.regex_literals import required_literals
+from enrich.rules import Group, Hit, Node, RuleError, evaluate, groups_of, parse, resolve
 from vigie.config import ConfigError, line_of, read_yaml, validate_file
 from vigie.models import TagMatch
 
@@ -31,6 +33,11 @@ HASHTAG = re.compile(r"(?<![\w#&])#([^\W_](?:[^\W_]|[\u0300-\u036f])*)")
 
 EXACT = "="
 """A term that starts with `=` is matched as written (folded), without plural or feminine forms."""
+PREFIX = "*"
+"""A term that ends with `*` matches every word that starts with its last word (`vaccin*`: vaccine, vaccinated)."""
+MIN_PREFIX = 3
+SENTENCE_END = re.compile(r"[.!?…]+(?=\s+[\"'«“(\[]*[A-ZÀ-ÖØ-ÞΑ-ΩА-Я])|\n")
+"""A full stop, question or exclamation mark before a capital, or a line break: `v. 2.0` and `etc. and` go on."""
 
 HASHTAG_FILLERS = frozenset(
     """stop non no not anti pro the le la les l de du des d un une a au aux et and or of in is it to my we our us your you
@@ -41,7 +48,7 @@ HASHTAG_FILLERS = frozenset(
 """Small words a hashtag may glue to a term (`#stopgrandreset`); only these and watchlist words split a
 lower-case hashtag, so `#secteur` is never read as `secte` + `ur`."""
 
-MatchKind = Literal["term", "exclude"]
+MatchKind = Literal["term", "exclude", "group"]
 _LEADING_ASSERTIONS = re.compile(r"^(?:\\b|\(\?<[!=](?:[^()\\]|\\.)*\))+")
 """`\\b` or a look-behind opening a pattern: without them Python's `re` can jump to the pattern's first letters,
 so the pattern stripped of them is a fast test that must pass before the real pattern runs."""
@@ -62,6 +69,25 @@ def has_upper_case_letters(pattern: str) -> bool:
     return False
 
 
+def check_term(term: str) -> str:
+    """A term, hashtag-free: words, an optional leading `=` and an optional trailing `*`."""
+    if not WORD.search(term):
+        raise ValueError(f"term {term!r} has no letters or digits")
+    if PREFIX in term:
+        words = WORD.findall(term)
+        if not term.rstrip().endswith(PREFIX) or term.count(PREFIX) > 1 or term.startswith(EXACT):
+            raise ValueError(f"term {term!r}: `*` only at the end of a term, without `=` (`vaccin*`)")
+        if len(words[-1]) < MIN_PREFIX or not term.rstrip()[:-1].endswith(words[-1]):
+            raise ValueError(f"term {term!r}: `*` needs at least {MIN_PREFIX} letters right before it")
+    return term
+
+
+def check_language_code(code: str) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}|any", code):
+        raise ValueError(f"{code!r} is not a language code (use ISO 639-1 such as fr, en, or `any`)")
+    return code
+
+
 class Narrative(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,17 +97,23 @@ class Narrative(BaseModel):
     terms: dict[str, list[str]] = Field(default_factory=dict, description="Language code → terms and phrases (`=term`: no inflections).")
     hashtags: list[str] = Field(default_factory=list, description="Hashtags (with or without `#`) matched only as hashtags.")
     patterns: list[str] = Field(default_factory=list, description="Regular expressions in lower case, matched on the lower-cased text (accents kept).")
+    rules: dict[str, list[str]] = Field(default_factory=dict, description="Language code → rules over the file's `groups` (`five-g NEAR/12 virus AND NOT debunk`), each evaluated with that language's group terms.")
     exclude: list[str] = Field(default_factory=list, description="Terms that cancel every match of this narrative in the same post.")
 
     @field_validator("terms")
     @classmethod
     def _language_codes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for code, terms in value.items():
-            if not re.fullmatch(r"[a-z]{2,3}|any", code):
-                raise ValueError(f"{code!r} is not a language code (use ISO 639-1 such as fr, en, or `any`)")
+            check_language_code(code)
             for term in terms:
-                if not WORD.search(term):
-                    raise ValueError(f"term {term!r} has no letters or digits")
+                check_term(term)
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _rule_languages(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for code in value:
+            check_language_code(code)
         return value
 
     @field_validator("patterns")
@@ -98,8 +130,8 @@ class Narrative(BaseModel):
 
     @model_validator(mode="after")
     def _something_to_match(self) -> Narrative:
-        if not (any(self.terms.values()) or self.hashtags or self.patterns):
-            raise ValueError(f"narrative {self.id!r} has no terms, hashtags or patterns")
+        if not (any(self.terms.values()) or self.hashtags or self.patterns or any(self.rules.values())):
+            raise ValueError(f"narrative {self.id!r} has no terms, hashtags, patterns or rules")
         return self
 
 
@@ -108,7 +140,25 @@ class WatchlistFile(BaseModel):
 
     label: str | None = None
     description: str | None = None
+    groups: dict[str, dict[str, list[str]] | list[str]] = Field(default_factory=dict, description="Concept groups for the rules: name → terms per language (or a list for `any`).")
     narratives: list[Narrative] = Field(default_factory=list)
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: dict[str, dict[str, list[str]] | list[str]]) -> dict[str, dict[str, list[str]]]:
+        groups = {}
+        for name, terms in value.items():
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+                raise ValueError(f"group name {name!r}: lower-case letters, digits, `-`, `_`")
+            by_language = {"any": terms} if isinstance(terms, list) else terms
+            if not any(by_language.values()):
+                raise ValueError(f"group {name!r} is empty")
+            for code, items in by_language.items():
+                check_language_code(code)
+                for term in items:
+                    check_term(term)
+            groups[name] = by_language
+        return groups
 
 
 @dataclass(frozen=True)
@@ -116,6 +166,7 @@ class Watchlist:
     id: str
     path: Path
     narratives: list[Narrative] = field(default_factory=list)
+    groups: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def load_watchlist(path: Path) -> Watchlist:
@@ -127,7 +178,33 @@ def load_watchlist(path: Path) -> Watchlist:
             line = line_of(node, ("narratives", index, "id"))
             raise ConfigError(f"{path}:{line}: narratives[{index}].id: duplicate narrative id {narrative.id!r}")
         seen[narrative.id] = index
-    return Watchlist(id=path.stem, path=path, narratives=parsed.narratives)
+        for language, rules in narrative.rules.items():
+            for number, rule in enumerate(rules):
+                try:
+                    problem = _rule_groups_problem(parse(rule), parsed.groups, language)
+                except RuleError as exc:
+                    problem = str(exc)
+                if problem:
+                    line = line_of(node, ("narratives", index, "rules", language, number))
+                    raise ConfigError(f"{path}:{line}: narratives[{index}].rules.{language}[{number}]: {problem}")
+    return Watchlist(id=path.stem, path=path, narratives=parsed.narratives, groups=parsed.groups)
+
+
+def _rule_groups_problem(tree: Node, groups: dict[str, dict[str, list[str]]], language: str) -> str | None:
+    for group in groups_of(tree):
+        if group.name.startswith('"'):
+            continue
+        if group.name not in groups:
+            known = ", ".join(sorted(groups)) or "none: define them under `groups:`"
+            return f"unknown group {group.name!r} (groups of this file: {known})"
+        if not _group_languages(groups[group.name], language):
+            return f"group {group.name!r} has no terms in {language!r} or `any`"
+    return None
+
+
+def _group_languages(group: dict[str, list[str]], language: str) -> list[str]:
+    """The languages of a group's terms that a rule written for `language` uses."""
+    return [code for code, terms in group.items() if terms and (language in ("any", code) or code == "any")]
 
 
 def load_watchlists(folder: Path) -> list[Watchlist]:
@@ -149,6 +226,16 @@ class _Entry:
     watchlist: str
     term: str
     words: int
+    group: str = ""
+    """For a group term: its automaton key (`watchlist/group/language`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    narrative: str
+    watchlist: str
+    text: str
+    tree: Node
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +268,18 @@ class WatchlistMatcher:
         self._hashtags: dict[str, list[_Entry]] = {}
         self.vocabulary: set[str] = set(HASHTAG_FILLERS)
         patterns: list[_Pattern] = []
+        self._rules: list[_Rule] = []
+        self._rules_of_key: dict[str, list[int]] = {}
         for watchlist in watchlists:
+            for name, by_language in watchlist.groups.items():
+                for language, terms in by_language.items():
+                    key = f"{watchlist.id}/{name}/{language}"
+                    for term in terms:
+                        self._add_term(keys, _Entry("group", "", watchlist.id, term, 0, key), language)
             for narrative in watchlist.narratives:
+                for language, rules in sorted(narrative.rules.items()):
+                    for rule in rules:
+                        self._add_rule(keys, watchlist, narrative.id, language, rule)
                 for language, terms in sorted(narrative.terms.items()):
                     for term in terms:
                         self._add_term(keys, _Entry("term", narrative.id, watchlist.id, term, 0), language)
@@ -205,11 +302,34 @@ class WatchlistMatcher:
 
     def _add_term(self, keys: dict[str, list[_Entry]], entry: _Entry, language: str) -> None:
         words = _folded_words(entry.term)
-        forms = [tuple(words)] if entry.term.startswith(EXACT) else inflections(words, language)
+        prefix = entry.term.rstrip().endswith(PREFIX)
+        forms = [tuple(words)] if entry.term.startswith(EXACT) or prefix else inflections(words, language)
         for form in forms:
-            keys.setdefault(f" {' '.join(form)} ", []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, len(form)))
-            self._joined.setdefault("".join(form), []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, 1))
+            key = f" {' '.join(form)}" + ("" if prefix else " ")
+            keys.setdefault(key, []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, len(form), entry.group))
+            if prefix:
+                self.vocabulary.update(form[:-1])
+                continue
+            self._joined.setdefault("".join(form), []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, 1, entry.group))
             self.vocabulary.update(form)
+
+    def _add_rule(self, keys: dict[str, list[_Entry]], watchlist: Watchlist, narrative: str, language: str, text: str) -> None:
+        """A rule with its groups resolved to automaton keys: the rule's language and `any` for what must be there,
+        every language for what must not; a phrase written in the rule becomes a group of its own."""
+
+        def group_keys(group: Group, negated: bool) -> tuple[str, ...]:
+            if group.name.startswith('"'):
+                key = f"{watchlist.id}/{group.name}/{language}"
+                self._add_term(keys, _Entry("group", "", watchlist.id, group.name[1:-1], 0, key), language)
+                return (key,)
+            codes = _group_languages(watchlist.groups[group.name], "any" if negated else language)
+            return tuple(f"{watchlist.id}/{group.name}/{code}" for code in codes)
+
+        tree = resolve(parse(text), group_keys)
+        index = len(self._rules)
+        self._rules.append(_Rule(narrative, watchlist.id, text, tree))
+        for key in dict.fromkeys(key for group in groups_of(tree) for key in group.keys):
+            self._rules_of_key.setdefault(key, []).append(index)
 
     # ------------------------------------------------------------ scanning
 
@@ -260,15 +380,22 @@ class WatchlistMatcher:
             for entry in entries:
                 found.append((entry, offsets[first][0], offsets[first + entry.words - 1][1]))
 
-    def scan(self, text: str, field: Literal["text", "title"] = "text", words: list[str] | None = None) -> tuple[list[TagMatch], set[str]]:
-        """Matches in one text, and the narratives whose exclusion terms occur in it; `words` is `WORD.findall(text)`
-        when the caller has it."""
+    def scan(self, text: str, field: Literal["text", "title"] = "text", words: list[str] | None = None) -> tuple[list[TagMatch], set[str], list[Hit]]:
+        """Matches in one text, the narratives whose exclusion terms occur in it, and the group terms found for the
+        rules; `words` is `WORD.findall(text)` when the caller has it."""
         found: list[tuple[_Entry, int, int]] = []
+        word_spans: list[list[tuple[int, int]]] = []
+
+        def spans() -> list[tuple[int, int]]:
+            if not word_spans:
+                word_spans.append([match.span() for match in WORD.finditer(text)])
+            return word_spans[0]
+
         if self._has_terms:
             words = WORD.findall(text) if words is None else words
             ascii_case = text.isascii()
             if words:
-                self._scan_words(words if ascii_case else list(map(fold_word, words)), lambda: [match.span() for match in WORD.finditer(text)], found, ascii_case=ascii_case)
+                self._scan_words(words if ascii_case else list(map(fold_word, words)), spans, found, ascii_case=ascii_case)
         if "#" in text:
             for match in HASHTAG.finditer(text):
                 self._scan_hashtag(match.group(1), match.start(1), found)
@@ -285,7 +412,20 @@ class WatchlistMatcher:
             for entry, start, end in found
             if entry.kind == "term"
         ]
-        return matches, excluded
+        return matches, excluded, self._group_hits(found, field, spans)
+
+    def _group_hits(self, found: list[tuple[_Entry, int, int]], field: str, spans: Callable[[], list[tuple[int, int]]]) -> list[Hit]:
+        """Group terms with the word positions they cover (a hashtag's parts share its position); a title's
+        positions come after every position of a text, so NEAR never joins the two."""
+        grouped = [(entry, start, end) for entry, start, end in found if entry.kind == "group"]
+        if not grouped:
+            return []
+        starts = [start for start, _ in spans()]
+        shift = 1 << 40 if field == "title" else 0
+        return [
+            Hit(entry.group, entry.group.split("/", 1)[1].rsplit("/", 1)[0], entry.term, field, start, end, shift + bisect_right(starts, start) - 1, shift + bisect_right(starts, end - 1) - 1)
+            for entry, start, end in grouped
+        ]
 
     def _patterns_to_try(self, lowered: str) -> list[int]:
         """Patterns whose required literals occur in the text, and those that have none, in watchlist order."""
@@ -307,17 +447,40 @@ class WatchlistMatcher:
     def tag(self, text: str, title: str | None = None, words: list[str] | None = None) -> Tagging:
         """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest;
         `words` is `WORD.findall(text)` when the caller has it."""
-        matches, excluded = self.scan(text, "text", words)
+        matches, excluded, hits = self.scan(text, "text", words)
         if title:
-            title_matches, title_excluded = self.scan(title, "title")
+            title_matches, title_excluded, title_hits = self.scan(title, "title")
             matches = title_matches + matches
             excluded |= title_excluded
+            hits += title_hits
+        if hits:
+            matches += self._rule_matches(hits, {"text": text, "title": title or ""})
         kept = _without_nested([m for m in matches if m.narrative not in excluded])
         return Tagging(
             terms=list(dict.fromkeys(m.term for m in kept)),
             narratives=list(dict.fromkeys(m.narrative for m in kept)),
             matches=kept,
         )
+
+
+    def _rule_matches(self, hits: list[Hit], fields: dict[str, str]) -> list[TagMatch]:
+        """Every rule that one of the found groups takes part in, evaluated over the group hits alone."""
+        by_key: dict[str, list[Hit]] = {}
+        for hit in hits:
+            by_key.setdefault(hit.key, []).append(hit)
+        candidates = sorted({index for key in by_key for index in self._rules_of_key.get(key, ())})
+        sentence_ends: dict[str, list[int]] = {}
+
+        def sentence_of(hit: Hit) -> int:
+            if hit.field not in sentence_ends:
+                sentence_ends[hit.field] = [match.end() for match in SENTENCE_END.finditer(fields[hit.field])]
+            return bisect_right(sentence_ends[hit.field], hit.start)
+
+        matches = []
+        for rule in map(self._rules.__getitem__, candidates):
+            for hit in evaluate(rule.tree, by_key, sentence_of) or ():
+                matches.append(TagMatch(narrative=rule.narrative, term=hit.term, field=hit.field, start=hit.start, end=hit.end, watchlist=rule.watchlist, rule=rule.text, group=hit.group))
+        return matches
 
 
 _matchers: dict[Path, tuple[bytes, WatchlistMatcher]] = {}

@@ -70,6 +70,8 @@ class TagMatch(_Record):
     start: int = Field(ge=0, description="Start offset of the match in that field, in characters.")
     end: int = Field(ge=0, description="End offset (exclusive) of the match in that field, in characters.")
     watchlist: str | None = Field(None, description="Id of the watchlist file the narrative comes from.")
+    rule: str | None = Field(None, description="For a match found by a rule, the rule as written in the watchlist (`five-g NEAR/12 virus`); null for a term, hashtag or pattern.")
+    group: str | None = Field(None, description="For a match found by a rule, the concept group whose term this is (a phrase written in the rule is its own group, in quotes).")
 
 
 class Post(_Record):

@@ -3,6 +3,7 @@ server, retry backoff, SMTP settings from the environment, and what emails do wi
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from store.sqlite import SQLiteStore
 from tests.alerts.posts import watch_post
 from tests.support.factories import write_config
 from vigie.config import Config, ConfigError, load_config
-from vigie.models import Alert, OutboxMessage
+from vigie.models import Alert, OutboxMessage, TagMatch
 
 NOW = datetime(2024, 5, 16, 12, 5, tzinfo=UTC)
 HOSTILE = '<b onmouseover="steal()">Cure</b> @channel [click](https://evil.example) `code` & more'
@@ -159,6 +160,19 @@ def test_webhook_failure_waits_without_revealing_the_url(config: Config, store: 
     hook.status = 200
     assert deliver_due(config, store, NOW + timedelta(minutes=1)).sent == 1
     assert len(hook.received) == 2
+
+
+def test_alert_email_explains_why_each_sample_was_tagged(config: Config) -> None:
+    rule = "five-g NEAR/15 virus AND NOT debunk"
+    text = "<i>5G</i> and the coronavirus"
+    post = watch_post("r1", "anti-5g", NOW - timedelta(minutes=5), "a", text=text).model_copy(update={"matches": [
+        TagMatch(narrative="anti-5g", term="5G", start=3, end=5, rule=rule, group="five-g"),
+        TagMatch(narrative="anti-5g", term="corona*", start=18, end=29, rule=rule, group="virus"),
+    ]})
+    rendered = alert_email(spike_alert(), [post], config.settings)
+    why = "anti-5g: rule five-g NEAR/15 virus AND NOT debunk: five-g: \"5G\" · virus: \"corona*\""
+    assert f"   Why: {why}\n" in rendered.text
+    assert f"<br><small>Why: {html.escape(why)}</small>" in rendered.html
 
 
 def test_alert_email_escapes_scraped_text_and_links_only_http(config: Config) -> None:

@@ -83,3 +83,34 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
 def test_source_links(source: dict, url: str) -> None:
     parsed = SourcesFile.model_validate({"sources": [{"id": "s", **source}]}).sources[0]
     assert source_url(parsed) == url
+
+
+def test_a_post_card_says_why_the_post_was_tagged() -> None:
+    def card() -> None:
+        from datetime import UTC, datetime
+        from zoneinfo import ZoneInfo
+
+        from dashboard.render import post_card
+        from tests.support.factories import make_post
+        from vigie.models import TagMatch
+
+        rule = "five-g NEAR/15 virus AND NOT debunk"
+        text = "They say *5G* weakens the [immune system](https://evil.example)"
+        matches = [
+            TagMatch(narrative="anti-5g", term="5G", start=10, end=12, rule=rule, group="five-g"),
+            TagMatch(narrative="anti-5g", term="immun*", start=27, end=33, rule=rule, group="virus"),
+            TagMatch(narrative="qanon", term="deep state", start=0, end=4),
+        ]
+        post = make_post("p1", text, published_at=datetime(2024, 5, 1, tzinfo=UTC), narratives=["anti-5g", "qanon"], matches=matches)
+        post_card(post, ZoneInfo("Europe/Paris"))
+
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_function(card).run()
+    assert not app.exception
+    (caption,) = [element.value for element in app.caption]
+    assert [_UNESCAPE.sub(r"\1", line) for line in caption.split("  \n")] == [
+        'Why anti-5g: rule five-g NEAR/15 virus AND NOT debunk: five-g: "5G" · virus: "immun*"',
+        'Why qanon: terms "deep state"',
+    ]
+    assert "evil.example" in _UNESCAPE.sub(r"\1", app.markdown[1].value) and "](" not in app.markdown[1].value  # the text stays inert

@@ -87,6 +87,23 @@ def test_reenrich_after_an_edit_changes_tags_and_nothing_else(setup: tuple[Path,
     assert snapshot(data_dir) == after
 
 
+def test_reenrich_after_a_rule_is_added_stores_the_rule_match(setup: tuple[Path, Path]) -> None:
+    config_dir, data_dir = setup
+    path = config_dir / "watchlists" / "sky.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["groups"] = {"reset": ["grand reset", "great reset"], "coming": {"en": ["coming"], "fr": ["arrive"]}}
+    data["narratives"][0]["rules"] = {"fr": ["reset NEAR/2 coming"], "en": ["reset NEAR/2 coming"]}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    assert vigie("--config", str(config_dir), "check").returncode == 0
+    done = vigie("--config", str(config_dir), "--data-dir", str(data_dir), "reenrich")
+    assert done.returncode == 0, done.stderr
+    after = snapshot(data_dir)
+    assert [after[f"feed:p{i}"]["narratives"] for i in range(5)] == [["plandemic"], ["chemtrails"], ["chemtrails"], [], ["plandemic", "chemtrails"]]
+    matches = [(m["group"], m["term"], TEXTS[1][m["start"] : m["end"]], m["rule"]) for m in after["feed:p1"]["matches"] if m["rule"]]
+    assert matches == [("reset", "great reset", "great reset", "reset NEAR/2 coming"), ("coming", "coming", "coming", "reset NEAR/2 coming")]
+    assert [m["group"] for m in after["feed:p2"]["matches"]] == ["reset", "coming"]
+
+
 def test_one_watchlist_only_keeps_the_others_matches(setup: tuple[Path, Path]) -> None:
     config_dir, data_dir = setup
     edit_watchlist(config_dir, "sky", {"en": ["great reset"]})

@@ -71,7 +71,7 @@ def test_the_matcher_finds_what_trying_every_pattern_finds() -> None:
     for text in texts:
         lowered = _lower_keeping_offsets(text)
         expected = [(pattern.pattern, m.start(), m.end()) for regex, pattern in patterns for m in regex.finditer(lowered)]
-        matches, _ = matcher.scan(text)
+        matches, _, _ = matcher.scan(text)
         assert sorted((m.term, m.start, m.end) for m in matches if m.term in {p.pattern for _, p in patterns}) == sorted(expected)
 
 
