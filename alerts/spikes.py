@@ -27,7 +27,8 @@ class Series:
     """Dense counts: bucket `i` covers `[start + i*step, start + (i+1)*step)`.
 
     Buckets before `observed_from` are unknown (nothing was being collected), not zero; missing buckets after it are
-    zero, since stores omit empty buckets.
+    zero, since stores omit empty buckets. A bucket that `observed_until` falls inside (today, in a daily series
+    that ends now) has only been counted in part: what it is expected to hold is scaled by that part.
     """
 
     start: datetime
@@ -36,6 +37,7 @@ class Series:
     authors: tuple[int, ...]
     sources: tuple[int, ...]
     observed_from: datetime | None = None
+    observed_until: datetime | None = None
 
     def __post_init__(self) -> None:
         if not len(self.posts) == len(self.authors) == len(self.sources):
@@ -59,6 +61,13 @@ class Series:
     def index_of(self, when: datetime) -> int:
         return (when - self.start) // self.step
 
+    def coverage(self, index: int) -> float:
+        """The part of bucket `index` that was counted: 1 for a whole bucket, less for the one `observed_until` cuts."""
+        if self.observed_until is None:
+            return 1.0
+        counted = (self.observed_until - self.bucket_start(index)) / self.step
+        return min(max(counted, 0.0), 1.0)
+
     @property
     def first_observed(self) -> int:
         if self.observed_from is None or self.observed_from <= self.start:
@@ -72,15 +81,19 @@ def dense_series(
     end: datetime,
     step: timedelta,
     observed_from: datetime | None = None,
+    observed_until: datetime | None = None,
 ) -> Series:
-    """A Series over `[start, end)` from sparse `(bucket start, posts, authors, sources)` rows; absent buckets are zero."""
+    """A Series over `[start, end)` from sparse `(bucket start, posts, authors, sources)` rows; absent buckets are zero.
+
+    Pass `observed_until=end` when `end` is not on a bucket boundary and the last bucket is still filling in (today).
+    """
     size = max(0, -(-(end - start) // step))
     posts, authors, sources = [0] * size, [0] * size, [0] * size
     for when, n_posts, n_authors, n_sources in buckets:
         index = (when - start) // step
         if 0 <= index < size:
             posts[index], authors[index], sources[index] = n_posts, n_authors, n_sources
-    return Series(start, step, tuple(posts), tuple(authors), tuple(sources), observed_from)
+    return Series(start, step, tuple(posts), tuple(authors), tuple(sources), observed_from, observed_until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,9 +278,13 @@ def fit_baseline(series: Series, counts: Sequence[int], stop: int, params: Spike
 
 
 def _window_test(series: Series, counts: Sequence[int], baseline: Baseline, first: int, last: int, params: SpikeParams) -> tuple[int, float, float, float]:
-    """(observed, expected, dispersion, corrected tail probability) of counts[first..last]."""
+    """(observed, expected, dispersion, corrected tail probability) of counts[first..last].
+
+    A bucket counted in part (the current day) is expected to hold that part of a whole bucket's count: the posts of
+    the first hours of a day are not judged against a full day.
+    """
     observed = sum(counts[first : last + 1])
-    expected = sum(baseline.expected(series.phase(i), params.floor) for i in range(first, last + 1))
+    expected = sum(baseline.expected(series.phase(i), params.floor) * series.coverage(i) for i in range(first, last + 1))
     dispersion = baseline.dispersion(last - first + 1, expected)
     p_value = min(1.0, math.exp(log_upper_tail(observed, expected, dispersion)) * len(params.spans))
     return observed, expected, dispersion, p_value
@@ -286,7 +303,7 @@ def assess(series: Series, index: int, params: SpikeParams = SpikeParams()) -> A
         count, expected, dispersion, p_value = _window_test(series, series.posts, posts_baseline, first, index, params)
         author_count, expected_authors, _, author_p = _window_test(series, series.authors, authors_baseline, first, index, params)
         authors = max(series.authors[first : index + 1])
-        ratio = count / expected
+        ratio = count / expected if expected else math.inf
         checks = (
             ("history", observed_for >= params.min_history),
             ("baseline", posts_baseline.total >= params.min_baseline),

@@ -1,9 +1,9 @@
-"""Altair charts of the store's counts, drawn in the analyst's time zone."""
+"""Altair charts of the store's counts, drawn in the analyst's time zone; daily counts keep their UTC dates."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -12,13 +12,18 @@ import pandas as pd
 from store.base import BucketCount, TermCount
 
 
-def _local(moments: Iterable[datetime], zone: ZoneInfo) -> list[datetime]:
+def _local(moments: Iterable[datetime], zone: tzinfo) -> list[datetime]:
     """Naive local times: Vega would otherwise redraw them in the browser's zone, not the analyst's choice."""
     return [moment.astimezone(zone).replace(tzinfo=None) for moment in moments]
 
 
+def _axis_zone(zone: ZoneInfo, interval: str) -> tzinfo:
+    """The store counts days from UTC midnight: drawn in a zone west of UTC, each day would show the day before's date."""
+    return zone if interval == "hour" else UTC
+
+
 def volume(buckets: list[BucketCount], zone: ZoneInfo, interval: str) -> alt.Chart:
-    frame = pd.DataFrame({"time": _local((b.start for b in buckets), zone), "platform": [b.key for b in buckets], "posts": [b.posts for b in buckets]})
+    frame = pd.DataFrame({"time": _local((b.start for b in buckets), _axis_zone(zone, interval)), "platform": [b.key for b in buckets], "posts": [b.posts for b in buckets]})
     unit = "yearmonthdatehours" if interval == "hour" else "yearmonthdate"
     return (
         alt.Chart(frame)
@@ -38,7 +43,7 @@ def timeline(buckets: list[BucketCount], spikes: Iterable[datetime], zone: ZoneI
     flagged = set(spikes)
     frame = pd.DataFrame(
         {
-            "time": _local((b.start for b in buckets), zone),
+            "time": _local((b.start for b in buckets), _axis_zone(zone, interval)),
             "posts": [b.posts for b in buckets],
             "authors": [b.authors for b in buckets],
             "spike": ["spike" if b.start in flagged else "" for b in buckets],

@@ -8,7 +8,7 @@ between pages does not re-run every query, and new posts appear within a minute.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -16,8 +16,8 @@ from typing import Any, Literal
 import streamlit as st
 
 from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
-from alerts.spikes import DAY, HOUR, Series, SpikeParams, dense_series, fit_baseline, scan
-from alerts.trends import TrendCache
+from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, fit_baseline, scan
+from alerts.trends import TrendCache, floor
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
 from vigie.config import Config
@@ -177,7 +177,7 @@ def subject(_store: Store, store_key: str, kind: str, value: str, since: datetim
     top["narrative"] = [term for term in top["narrative"] if not (kind == "narrative" and term.value == value)]
     timeline, spikes = _timeline(_store, query, since, until)
     return SubjectView(
-        total=sum(bucket.posts for bucket in timeline),
+        total=_store.count_posts(query),
         timeline=timeline,
         spikes=spikes,
         top={name: terms[:NARRATIVE_TOP] for name, terms in top.items()},
@@ -186,26 +186,44 @@ def subject(_store: Store, store_key: str, kind: str, value: str, since: datetim
 
 
 def _timeline(store: Store, query: PostQuery, since: datetime, until: datetime) -> tuple[list[BucketCount], list[datetime]]:
-    """Every bucket of the period (empty ones too), and those flagged as spikes.
+    """Every bucket the period touches (empty ones too), and those flagged as spikes.
 
-    Daily timelines re-run the spike detector on daily counts, each day judged against the 14 days before it, so
-    the marks cover the whole history. Hourly timelines (3 days or less) mark the spikes the alert cycle raised on
-    this subject: re-running the hourly detector over every hour would take seconds per page.
+    Buckets are the store's: hours, or UTC days from midnight, so the first day of a daily timeline is a whole day
+    and the last one is today, counted up to `until`. Daily timelines re-run the spike detector on daily counts,
+    each day judged against the 14 days before it, so the marks cover the whole history; today is judged against the
+    part of a day it covers. Hourly timelines (3 days or less) mark the spikes the alert cycle raised on this
+    subject: re-running the hourly detector over every hour would take seconds per page.
     """
     interval = interval_for(since, until)
     step = HOUR if interval == "hour" else DAY
-    history_start = since - SPIKE_PARAMS.window if step == DAY else since
+    start = floor(since, step)
+    history_start = start - SPIKE_PARAMS.window if step == DAY else start
     buckets = store.count_buckets(query.model_copy(update={"since": history_start}), interval)
-    series = dense_series(((b.start, b.posts, b.authors, b.sources) for b in buckets), history_start, until, step)
-    first = series.index_of(since)
+    series = dense_series(((b.start, b.posts, b.authors, b.sources) for b in buckets), history_start, until, step, observed_until=until)
+    first = series.index_of(start)
     if step == DAY:
-        spikes = [found.end - step for found in scan(series, SPIKE_PARAMS, start=first)]
+        spikes = _daily_spikes(series, first)
     else:
         subject = query.narratives or query.terms or query.hashtags
         alerts = store.list_alerts(since=since, limit=1000)
         spikes = sorted({_hour(alert.bucket_start or alert.opened_at) for alert in alerts if alert.kind == "spike" and (alert.subject,) == subject})
     dense = [BucketCount(series.bucket_start(i), None, series.posts[i], series.authors[i], series.sources[i]) for i in range(first, len(series))]
-    return dense, [moment for moment in spikes if since <= moment < until]
+    return dense, [moment for moment in spikes if start <= moment < until]
+
+
+def _daily_spikes(series: Series, first: int) -> list[datetime]:
+    """Start of each day from bucket `first` on where the detector fires and that day is itself busier than expected.
+
+    A three-day window can still fire on the days after a one-day surge (on the first hours of today most of all,
+    judged on the little of a day they cover): the surge lifts the window on its own. The mark stays on its day.
+    """
+    one_day = replace(SPIKE_PARAMS, spans=(1,))
+    marks = []
+    for found in scan(series, SPIKE_PARAMS, start=first):
+        last = series.index_of(found.end) - 1
+        if found.span == 1 or assess(series, last, one_day).ratio >= 1:
+            marks.append(series.bucket_start(last))
+    return marks
 
 
 def _hour(moment: datetime) -> datetime:

@@ -189,3 +189,16 @@ def test_upper_tail_matches_reference_values(x: int, mean: float, dispersion: fl
 
 def test_upper_tail_of_nothing_is_certain() -> None:
     assert log_upper_tail(0, 5.0) == 0.0
+
+
+def test_a_partly_counted_bucket_is_judged_against_that_part() -> None:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [(start + d * DAY, 10, 10, 2) for d in range(28)]
+    now = start + 28 * DAY + timedelta(hours=4)  # today, four hours in: as many posts as a whole day usually has
+    rows.append((start + 28 * DAY, 10, 10, 2))
+    params = SpikeParams(spans=(1,))
+    today = dense_series(rows, start, now, DAY, observed_from=start, observed_until=now)
+    assert len(today) == 29 and today.coverage(28) == pytest.approx(4 / 24) and today.coverage(27) == 1.0
+    verdict = assess(today, 28, params)
+    assert verdict.is_spike and verdict.expected == pytest.approx(10 * 4 / 24)
+    assert not detect(dense_series(rows, start, now, DAY, observed_from=start), 28, params), "against a whole day it is an ordinary day"

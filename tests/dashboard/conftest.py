@@ -157,14 +157,26 @@ def _alerts(now: datetime) -> list[Alert]:
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Seeded:
+def clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """The seed's "now": the real time, or a frozen one (parametrise with `indirect=True`), which the dashboard's
+    clock then reads too, so a test can pin the time of day its counts depend on."""
+    frozen = getattr(request, "param", None)
+    if frozen is None:
+        return utcnow()
+    monkeypatch.setattr("dashboard.session.utcnow", lambda: frozen)
+    monkeypatch.setattr("dashboard.queries.utcnow", lambda: frozen)
+    return frozen
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: datetime) -> Seeded:
     config_dir = write_config(tmp_path / "config", sources=SOURCES, watchlists={"health": WATCHLIST})
     (config_dir / "alerts.yaml").write_text(yaml.safe_dump(ALERT_RULES), encoding="utf-8")
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     monkeypatch.setenv("VIGIE_CONFIG", str(config_dir))
     monkeypatch.setenv("VIGIE_DATA_DIR", str(data_dir))
-    now = utcnow()
+    now = clock
     seeded = Seeded(config_dir=config_dir, db_path=data_dir / "vigie.db", now=now)
     with seeded.store() as store:
         store.upsert_posts(_posts(now))

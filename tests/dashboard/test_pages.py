@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import streamlit as st
@@ -56,6 +56,20 @@ def test_overview_period_changes_the_counts(app: AppTest) -> None:
     assert "quantum\\_healing" in _markdown(app)  # the open alert, escaped
 
 
+CLOCKS = {
+    # The seed's "now" (UTC; the dashboard's zone is Europe/Paris): its surge is 1 to 5½ hours old, so where it
+    # falls against the day's boundaries, and how much of the current day has passed, depend on the time of day.
+    "local-midnight": datetime(2026, 12, 5, 23, 20, tzinfo=UTC),  # 00:20 in Paris
+    "utc-midnight": datetime(2026, 12, 6, 0, 20, tzinfo=UTC),  # the whole surge in yesterday's UTC day
+    "surge-across-midnight": datetime(2026, 12, 6, 2, 20, tzinfo=UTC),
+    "early-morning": datetime(2026, 12, 6, 4, 5, tzinfo=UTC),  # most of the surge in a day 4 hours old
+    "midday": datetime(2026, 12, 6, 12, 20, tzinfo=UTC),
+    "late-evening": datetime(2026, 12, 6, 21, 50, tzinfo=UTC),  # 22:50 in Paris
+}
+at_times_of_day = pytest.mark.parametrize("clock", list(CLOCKS.values()), ids=list(CLOCKS), indirect=True)
+
+
+@at_times_of_day
 def test_narrative_picker_and_period_change_the_view(app: AppTest, seeded: Seeded) -> None:
     _open(app, "views/narrative.py")
     app.selectbox(key="value").set_value("miracle_healing").run()
@@ -80,6 +94,22 @@ def test_narrative_picker_and_period_change_the_view(app: AppTest, seeded: Seede
     tables = {frame.value.columns[0]: list(frame.value.iloc[:, 0]) for frame in app.dataframe}
     assert tables["source"] == ["tg-healing"]
     assert set(tables["narrative"]) == {"quantum_healing", "miracle_healing"}
+
+
+@at_times_of_day
+def test_daily_timeline_marks_the_day_of_the_surge(seeded: Seeded) -> None:
+    until = seeded.now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)  # the dashboard's "now"
+    since = until - timedelta(days=30)
+    first_surge_post = seeded.now - timedelta(hours=5, minutes=29)
+    with seeded.store() as store:
+        view = queries.subject(store, f"surge-{seeded.db_path}", "narrative", "miracle_healing", since, until)
+        assert view.total == store.count_posts(queries.subject_query("narrative", "miracle_healing", since, until)) == 191
+    days = [bucket.start for bucket in view.timeline]
+    assert all(day.hour == day.minute == 0 for day in days) and days[0] <= since < days[0] + timedelta(days=1)
+    assert days[-1] <= seeded.now < days[-1] + timedelta(days=1)  # today, counted so far
+    surge_days = [day for day in view.spikes if day + timedelta(days=1) > first_surge_post]
+    assert surge_days, (view.spikes, [(b.start.date(), b.posts) for b in view.timeline[-3:]])
+    assert all(view.timeline[days.index(day)].posts > 0 for day in view.spikes)
 
 
 def test_narrative_deep_link_from_query_parameters(seeded: Seeded) -> None:
