@@ -127,6 +127,23 @@ def resolve(node: Node, keys: Callable[[Group, bool], tuple[str, ...]], negated:
     return type(node)(tuple(resolve(child, keys, negated) for child in node.children))
 
 
+def requirements(node: Node) -> list[frozenset[str]]:
+    """Sets of automaton keys of which a post must hold one each for the rule to be true: a cheap test on the keys
+    found, so most posts skip evaluation and the positions it needs."""
+    if isinstance(node, Group):
+        return [frozenset(node.keys)]
+    if isinstance(node, Not):
+        return []
+    if isinstance(node, Near):
+        return requirements(node.left) + requirements(node.right)
+    parts = [requirements(child) for child in node.children]
+    if isinstance(node, All):
+        return [clause for part in parts for clause in part]
+    if not all(parts):
+        return []
+    return [frozenset(key for part in parts for clause in part for key in clause)]
+
+
 def evaluate(node: Node, hits: Mapping[str, list[Hit]], sentence_of: Callable[[Hit], int]) -> list[Hit] | None:
     """The hits that make the rule true (empty when only a NOT made it true), or None when it is false."""
     if isinstance(node, Group):

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from enrich.folding import WORD, camel_boundaries, fold_word
 from enrich.inflection import inflections
 from enrich.regex_literals import required_literals
-from enrich.rules import Group, Hit, Node, RuleError, evaluate, groups_of, parse, resolve
+from enrich.rules import Group, Hit, Node, RuleError, evaluate, groups_of, parse, requirements, resolve
 from vigie.config import ConfigError, line_of, read_yaml, validate_file
 from vigie.models import TagMatch
 
@@ -236,6 +236,14 @@ class _Rule:
     watchlist: str
     text: str
     tree: Node
+    requires: tuple[frozenset[str], ...]
+    keys: frozenset[str]
+
+
+_WordGroup = tuple[_Entry, int, int]
+"""A group term found in a text, by the positions of its first and last words."""
+_SpanGroup = tuple[_Entry, int, int]
+"""A group term found inside a hashtag, by its character span."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +300,8 @@ class WatchlistMatcher:
                 patterns.extend(_Pattern(narrative.id, watchlist.id, pattern) for pattern in narrative.patterns)
         self.automaton = ahocorasick.Automaton()
         for key, entries in keys.items():
-            self.automaton.add_word(key, (len(key), tuple(dict.fromkeys(entries))))
+            unique = tuple(dict.fromkeys(entries))
+            self.automaton.add_word(key, (len(key), tuple(e for e in unique if e.kind != "group"), tuple(e for e in unique if e.kind == "group")))
         if keys:
             self.automaton.make_automaton()
         self._has_terms = bool(keys)
@@ -327,8 +336,9 @@ class WatchlistMatcher:
 
         tree = resolve(parse(text), group_keys)
         index = len(self._rules)
-        self._rules.append(_Rule(narrative, watchlist.id, text, tree))
-        for key in dict.fromkeys(key for group in groups_of(tree) for key in group.keys):
+        rule_keys = frozenset(key for group in groups_of(tree) for key in group.keys)
+        self._rules.append(_Rule(narrative, watchlist.id, text, tree, tuple(requirements(tree)), rule_keys))
+        for key in rule_keys:
             self._rules_of_key.setdefault(key, []).append(index)
 
     # ------------------------------------------------------------ scanning
@@ -364,8 +374,9 @@ class WatchlistMatcher:
             end = start
         return tuple(reversed(spans))
 
-    def _scan_words(self, words: list[str], spans: Callable[[], list[tuple[int, int]]], found: list[tuple[_Entry, int, int]], *, ascii_case: bool = False) -> None:
-        """Run the automaton over folded words joined by spaces; `spans` gives their offsets, only when something matched.
+    def _scan_words(self, words: list[str], spans: Callable[[], list[tuple[int, int]]], found: list[tuple[_Entry, int, int]], groups: list[_WordGroup], *, ascii_case: bool = False) -> None:
+        """Run the automaton over folded words joined by spaces; `spans` gives their offsets, only when a term matched
+        (group terms keep word positions: most never take part in a true rule).
 
         `ascii_case`: the words are ASCII, not yet folded: lower-casing them all at once folds them, and keeps their
         lengths (word by word through `fold_word`'s cache cost a fifth of tagging)."""
@@ -373,32 +384,32 @@ class WatchlistMatcher:
         hits = list(self.automaton.iter(joined.lower() if ascii_case else joined))
         if not hits:
             return
-        offsets = spans()
-        starts = list(accumulate((len(word) + 1 for word in words[:-1]), initial=1))
-        for end, (length, entries) in hits:
+        offsets: list[tuple[int, int]] | None = None
+        starts = list(accumulate(map((1).__add__, map(len, words[:-1])), initial=1))  # where each word starts in `joined`
+        for end, (length, entries, group_entries) in hits:
             first = bisect_left(starts, end - length + 2)
-            for entry in entries:
-                found.append((entry, offsets[first][0], offsets[first + entry.words - 1][1]))
+            groups.extend((entry, first, first + entry.words - 1) for entry in group_entries)
+            if entries:
+                offsets = offsets or spans()
+                found.extend((entry, offsets[first][0], offsets[first + entry.words - 1][1]) for entry in entries)
 
     def scan(self, text: str, field: Literal["text", "title"] = "text", words: list[str] | None = None) -> tuple[list[TagMatch], set[str], list[Hit]]:
         """Matches in one text, the narratives whose exclusion terms occur in it, and the group terms found for the
         rules; `words` is `WORD.findall(text)` when the caller has it."""
+        found = self._scan(text, field, words)
+        return found.matches, found.excluded, found.hits(None)
+
+    def _scan(self, text: str, field: Literal["text", "title"], words: list[str] | None) -> _Scan:
         found: list[tuple[_Entry, int, int]] = []
-        word_spans: list[list[tuple[int, int]]] = []
-
-        def spans() -> list[tuple[int, int]]:
-            if not word_spans:
-                word_spans.append([match.span() for match in WORD.finditer(text)])
-            return word_spans[0]
-
+        scan = _Scan(text, field)
         if self._has_terms:
             words = WORD.findall(text) if words is None else words
             ascii_case = text.isascii()
             if words:
-                self._scan_words(words if ascii_case else list(map(fold_word, words)), spans, found, ascii_case=ascii_case)
+                self._scan_words(words if ascii_case else list(map(fold_word, words)), scan.spans, found, scan.word_groups, ascii_case=ascii_case)
         if "#" in text:
             for match in HASHTAG.finditer(text):
-                self._scan_hashtag(match.group(1), match.start(1), found)
+                self._scan_hashtag(match.group(1), match.start(1), found, scan.span_groups)
         if self._patterns:
             lowered = _lower_keeping_offsets(text)
             for quick, regex, pattern in map(self._patterns.__getitem__, self._patterns_to_try(lowered)):
@@ -406,26 +417,13 @@ class WatchlistMatcher:
                     continue
                 for match in regex.finditer(lowered):
                     found.append((_Entry("term", pattern.narrative, pattern.watchlist, pattern.pattern, 0), match.start(), match.end()))
-        excluded = {entry.narrative for entry, _, _ in found if entry.kind == "exclude"}
-        matches = [
+        scan.excluded = {entry.narrative for entry, _, _ in found if entry.kind == "exclude"}
+        scan.matches = [
             TagMatch(narrative=entry.narrative, term=entry.term, field=field, start=start, end=end, watchlist=entry.watchlist)
             for entry, start, end in found
             if entry.kind == "term"
         ]
-        return matches, excluded, self._group_hits(found, field, spans)
-
-    def _group_hits(self, found: list[tuple[_Entry, int, int]], field: str, spans: Callable[[], list[tuple[int, int]]]) -> list[Hit]:
-        """Group terms with the word positions they cover (a hashtag's parts share its position); a title's
-        positions come after every position of a text, so NEAR never joins the two."""
-        grouped = [(entry, start, end) for entry, start, end in found if entry.kind == "group"]
-        if not grouped:
-            return []
-        starts = [start for start, _ in spans()]
-        shift = 1 << 40 if field == "title" else 0
-        return [
-            Hit(entry.group, entry.group.split("/", 1)[1].rsplit("/", 1)[0], entry.term, field, start, end, shift + bisect_right(starts, start) - 1, shift + bisect_right(starts, end - 1) - 1)
-            for entry, start, end in grouped
-        ]
+        return scan
 
     def _patterns_to_try(self, lowered: str) -> list[int]:
         """Patterns whose required literals occur in the text, and those that have none, in watchlist order."""
@@ -434,27 +432,30 @@ class WatchlistMatcher:
         found = {index for _, indexes in self._pattern_literals.iter(lowered) for index in indexes}
         return sorted(found.union(self._unfiltered_patterns))
 
-    def _scan_hashtag(self, word: str, start: int, found: list[tuple[_Entry, int, int]]) -> None:
+    def _scan_hashtag(self, word: str, start: int, found: list[tuple[_Entry, int, int]], groups: list[_SpanGroup]) -> None:
         """A hashtag as a whole (hashtag entries, terms written without spaces) and as the words glued in it."""
         joined = fold_word(word)
         end = start + len(word)
         found.extend((entry, start - 1, end) for entry in self._hashtags.get(joined, ()))
-        found.extend((entry, start, end) for entry in self._joined.get(joined, ()))
+        for entry in self._joined.get(joined, ()):
+            (groups if entry.kind == "group" else found).append((entry, start, end))
         parts = self._split(word) if self._has_terms and len(word) > 3 else ()
         if len(parts) > 1:
-            self._scan_words([fold_word(word[a:b]) for a, b in parts], lambda: [(start + a, start + b) for a, b in parts], found)
+            part_groups: list[_WordGroup] = []
+            self._scan_words([fold_word(word[a:b]) for a, b in parts], lambda: [(start + a, start + b) for a, b in parts], found, part_groups)
+            groups.extend((entry, start + parts[first][0], start + parts[last][1]) for entry, first, last in part_groups)
 
     def tag(self, text: str, title: str | None = None, words: list[str] | None = None) -> Tagging:
         """Matches of a post's title and text, minus excluded narratives, longest match first where spans nest;
         `words` is `WORD.findall(text)` when the caller has it."""
-        matches, excluded, hits = self.scan(text, "text", words)
+        scans = [self._scan(text, "text", words)]
         if title:
-            title_matches, title_excluded, title_hits = self.scan(title, "title")
-            matches = title_matches + matches
-            excluded |= title_excluded
-            hits += title_hits
-        if hits:
-            matches += self._rule_matches(hits, {"text": text, "title": title or ""})
+            scans.insert(0, self._scan(title, "title", None))
+        matches = [match for scan in scans for match in scan.matches]
+        excluded = {narrative for scan in scans for narrative in scan.excluded}
+        keys = {entry.group for scan in scans for entry, _, _ in (*scan.word_groups, *scan.span_groups)}
+        if keys:
+            matches += self._rule_matches(keys, scans)
         kept = _without_nested([m for m in matches if m.narrative not in excluded])
         return Tagging(
             terms=list(dict.fromkeys(m.term for m in kept)),
@@ -462,25 +463,71 @@ class WatchlistMatcher:
             matches=kept,
         )
 
-
-    def _rule_matches(self, hits: list[Hit], fields: dict[str, str]) -> list[TagMatch]:
-        """Every rule that one of the found groups takes part in, evaluated over the group hits alone."""
+    def _rule_matches(self, keys: set[str], scans: list[_Scan]) -> list[TagMatch]:
+        """The rules whose every required group was found, evaluated over the hits of their groups alone."""
+        candidates = sorted({index for key in keys for index in self._rules_of_key.get(key, ())})
+        rules = [rule for rule in map(self._rules.__getitem__, candidates) if all(clause & keys for clause in rule.requires)]
+        if not rules:
+            return []
+        wanted = set().union(*(rule.keys for rule in rules))
         by_key: dict[str, list[Hit]] = {}
-        for hit in hits:
-            by_key.setdefault(hit.key, []).append(hit)
-        candidates = sorted({index for key in by_key for index in self._rules_of_key.get(key, ())})
-        sentence_ends: dict[str, list[int]] = {}
+        for scan in scans:
+            for hit in scan.hits(wanted):
+                by_key.setdefault(hit.key, []).append(hit)
+        fields = {scan.field: scan for scan in scans}
 
         def sentence_of(hit: Hit) -> int:
-            if hit.field not in sentence_ends:
-                sentence_ends[hit.field] = [match.end() for match in SENTENCE_END.finditer(fields[hit.field])]
-            return bisect_right(sentence_ends[hit.field], hit.start)
+            return fields[hit.field].sentence(hit.start)
 
         matches = []
-        for rule in map(self._rules.__getitem__, candidates):
+        for rule in rules:
             for hit in evaluate(rule.tree, by_key, sentence_of) or ():
                 matches.append(TagMatch(narrative=rule.narrative, term=hit.term, field=hit.field, start=hit.start, end=hit.end, watchlist=rule.watchlist, rule=rule.text, group=hit.group))
         return matches
+
+
+class _Scan:
+    """What one field of a post holds: term matches at once, group terms as they were found, turned into hits
+    (spans and word positions) only for the rules that may be true."""
+
+    def __init__(self, text: str, field: Literal["text", "title"]) -> None:
+        self.text = text
+        self.field = field
+        self.matches: list[TagMatch] = []
+        self.excluded: set[str] = set()
+        self.word_groups: list[_WordGroup] = []
+        self.span_groups: list[_SpanGroup] = []
+        self._spans: list[tuple[int, int]] | None = None
+        self._sentence_ends: list[int] | None = None
+
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = [match.span() for match in WORD.finditer(self.text)]
+        return self._spans
+
+    def sentence(self, offset: int) -> int:
+        if self._sentence_ends is None:
+            self._sentence_ends = [match.end() for match in SENTENCE_END.finditer(self.text)]
+        return bisect_right(self._sentence_ends, offset)
+
+    def hits(self, wanted: set[str] | None) -> list[Hit]:
+        """Group terms of the wanted keys (all when None) with their spans and word positions (a hashtag's parts
+        share its position); a title's positions come after every position of a text, so NEAR never joins the two."""
+        shift = 1 << 40 if self.field == "title" else 0
+        hits = []
+        for entry, first, last in self.word_groups:
+            if wanted is None or entry.group in wanted:
+                spans = self.spans()
+                hits.append(self._hit(entry, spans[first][0], spans[last][1], shift + first, shift + last))
+        if self.span_groups:
+            starts = [begin for begin, _ in self.spans()]
+            for entry, start, end in self.span_groups:
+                if wanted is None or entry.group in wanted:
+                    hits.append(self._hit(entry, start, end, shift + bisect_right(starts, start) - 1, shift + bisect_right(starts, end - 1) - 1))
+        return hits
+
+    def _hit(self, entry: _Entry, start: int, end: int, first: int, last: int) -> Hit:
+        return Hit(entry.group, entry.group.split("/", 1)[1].rsplit("/", 1)[0], entry.term, self.field, start, end, first, last)
 
 
 _matchers: dict[Path, tuple[bytes, WatchlistMatcher]] = {}
