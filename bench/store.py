@@ -12,6 +12,10 @@ The baseline, measured in the same run on the same posts, is the cheapest way to
 it. Ratios say how many times the store's rate is the baseline's (ingest) or how many times faster it answers.
 Targets: >= 20,000 posts/s ingest and p95 < 300 ms for both queries at 1M posts on 2 cores.
 
+A second reference, the full-text floor, is the least a store that answers full-text queries must write: the same
+bare table plus a contentless FTS5 index of title and text (no filters, counts or labels). Its ingest rate bounds
+what any SQLite store with full-text search reaches on this machine; the last lines print it and the store's share.
+
 Run: `.venv/bin/python bench/store.py [--sizes 100000,1000000] [--queries 40]`. With `VIGIE_ES_URL` set, an
 Elasticsearch column is added.
 """
@@ -170,6 +174,30 @@ def run_baseline(sizes: list[int], queries: int = 5) -> dict[int, Figures]:
     return results
 
 
+def run_floor(sizes: list[int]) -> dict[int, Timer]:
+    """Ingest into the bare table plus a contentless FTS5 index of title and text, tokenized as the store does."""
+    results = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="vigie-floor-") as scratch, closing(sqlite3.connect(Path(scratch) / "floor.db", isolation_level=None)) as conn:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("CREATE TABLE posts (id TEXT, doc TEXT)")
+            conn.execute("CREATE VIRTUAL TABLE post_fts USING fts5 (title, text, content = '', tokenize = 'unicode61 remove_diacritics 2')")
+            timer, rowid = Timer(), 0
+            for batch in batches(size):
+
+                def insert(batch: list[Post] = batch, first: int = rowid + 1) -> None:
+                    conn.execute("BEGIN")
+                    conn.executemany("INSERT INTO posts VALUES (?, ?)", [(post.id, post.model_dump_json()) for post in batch])
+                    conn.executemany("INSERT INTO post_fts (rowid, title, text) VALUES (?, ?, ?)", [(first + n, post.title, post.text) for n, post in enumerate(batch)])
+                    conn.execute("COMMIT")
+
+                timer(insert)
+                rowid += len(batch)
+            results[size] = Timer(size / timer.wall, size / timer.cpu)
+    return results
+
+
 def sqlite_factory(scratch: Path) -> Store:
     return SQLiteStore(scratch / "vigie.db")
 
@@ -190,7 +218,7 @@ def elasticsearch_factory(scratch: Path) -> Store:
     return ScratchElasticsearch.from_config(config, spool=False, index_prefix=f"vigie-bench-{os.getpid()}-{time.monotonic_ns()}")
 
 
-def render(console: Console, sizes: list[int], baseline: dict[int, Figures], backends: dict[str, dict[int, Figures]]) -> None:
+def render(console: Console, sizes: list[int], baseline: dict[int, Figures], backends: dict[str, dict[int, Figures]], floor: dict[int, Timer]) -> None:
     table = Table(title="Store benchmark (ratio: against the bare-table baseline of the same run; buckets: by day and narrative over 30 days)")
     table.add_column("measure")
     for size in sizes:
@@ -218,6 +246,9 @@ def render(console: Console, sizes: list[int], baseline: dict[int, Figures], bac
             cells.append(f"{base:,.1f}" if latency else f"{base:,.0f}")
         table.add_row(*cells, target)
     console.print(table)
+    for size in sizes:
+        rates = ", ".join(f"{name} {figures[size].ingest_wall / floor[size].wall:.2f} of it" for name, figures in backends.items())
+        console.print(f"full-text floor at {size:,} posts (bare table + FTS5 of title and text): {floor[size].wall:,.0f} posts/s wall, {floor[size].cpu:,.0f} CPU; {rates}")
 
 
 def main() -> None:
@@ -232,7 +263,9 @@ def main() -> None:
         backends["Elasticsearch"] = run_backend(elasticsearch_factory, sizes, args.queries, console)
     console.log("baseline")
     baseline = run_baseline(sizes)
-    render(Console(width=None if sys.stdout.isatty() else 160), sizes, baseline, backends)
+    console.log("full-text floor")
+    floor = run_floor(sizes)
+    render(Console(width=None if sys.stdout.isatty() else 160), sizes, baseline, backends, floor)
 
 
 if __name__ == "__main__":
