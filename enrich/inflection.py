@@ -1,4 +1,5 @@
-"""Simple inflections of watchlist terms (plural, feminine), so a list need not spell every form.
+"""Simple inflections of watchlist terms (plural, feminine, German and Dutch adjective endings), so a list need not
+spell every form, in the seven languages the shipped lists are written in.
 
 Rules work on folded words (no accents) and only add forms; a nonsense form (`gouroue`) costs nothing
 because no post contains it. A term written with a leading `=` gets no inflection at all.
@@ -9,7 +10,12 @@ from __future__ import annotations
 from itertools import product
 
 FUNCTION_WORDS = frozenset(
-    "a au aux d de des du en et l la le les ou par pour sur un une the of and or to in on for by with an".split()
+    """a au aux d de des du en et l la le les ou par pour sur un une the of and or to in on for by with an
+    der die das dem den des ein eine einen einem einer und oder von zu im am mit fur auf
+    el los las lo y o del al por para con un una unos unas
+    il lo gli i della dello delle dei degli di da e con per nel nella
+    o os as do da dos das e ou no na nos nas um uma com por para
+    het een van voor met op en of aan bij""".split()
 )
 """Words left as they are inside a phrase (`théorie du complot` → `théories du complot`, not `complots du`)."""
 
@@ -51,7 +57,73 @@ def english_forms(word: str) -> set[str]:
     return {word, word + "s"}
 
 
-_RULES = {"fr": french_forms, "en": english_forms}
+def spanish_forms(word: str) -> set[str]:
+    forms = {word}
+    if word.endswith("o"):
+        forms |= {word[:-1] + "a", word + "s", word[:-1] + "as"}
+    elif word.endswith(("a", "e", "i", "u")):
+        forms.add(word + "s")
+    elif word.endswith("z"):
+        forms.add(word[:-1] + "ces")
+    elif word.endswith("s"):
+        pass
+    else:
+        forms |= {word + "es", word + "a", word + "as"} if word.endswith(("or", "on", "in", "an")) else {word + "es"}
+    return forms
+
+
+def italian_forms(word: str) -> set[str]:
+    if word.endswith(("co", "go")):
+        return {word, word[:-1] + "a", word[:-1] + "hi", word[:-1] + "i", word[:-1] + "he"}
+    if word.endswith(("ca", "ga")):
+        return {word, word[:-1] + "he"}
+    if word.endswith("o"):
+        return {word, word[:-1] + "a", word[:-1] + "i", word[:-1] + "e"}
+    if word.endswith("a"):
+        return {word, word[:-1] + "e", word[:-1] + "i"}
+    if word.endswith("e"):
+        return {word, word[:-1] + "i"}
+    return {word}
+
+
+def portuguese_forms(word: str) -> set[str]:
+    if word.endswith("ao"):
+        return {word, word[:-2] + "oes", word[:-2] + "aes", word + "s"}
+    if word.endswith("o"):
+        return {word, word[:-1] + "a", word + "s", word[:-1] + "as"}
+    if word.endswith("m"):
+        return {word, word[:-1] + "ns"}
+    if word.endswith("l"):
+        return {word, word[:-1] + "is"}
+    if word.endswith(("r", "z")):
+        return {word, word + "es", word + "a", word + "as"}
+    if word.endswith("s"):
+        return {word}
+    return {word, word + "s"}
+
+
+def german_forms(word: str) -> set[str]:
+    """Plurals and the adjective and case endings (`-e`, `-en`, `-er`, `-es`, `-em`, `-n`, `-s`); umlaut plurals
+    (`Arzt` → `Ärzte`) are written as terms of their own."""
+    if word.endswith("e"):
+        return {word, word + "n", word + "r", word + "s", word + "m"}
+    if word.endswith(("el", "er")):
+        return {word, word + "n", word + "s"}
+    if word.endswith("in"):
+        return {word, word + "nen"}
+    return {word, word + "e", word + "en", word + "er", word + "es", word + "em", word + "s", word + "n"}
+
+
+def dutch_forms(word: str) -> set[str]:
+    if word.endswith(("e", "el", "er", "em", "je")):
+        return {word, word + "s", word + "n"}
+    forms = {word, word + "en", word + "s", word + "e"}
+    if len(word) > 2 and word[-1] not in "aeiouy" and word[-2] in "aeiou" and word[-3] not in "aeiou":
+        forms |= {word + word[-1] + "en", word + word[-1] + "e"}  # a short vowel keeps its consonant doubled: prik, prikken
+    return forms
+
+
+_RULES = {"fr": french_forms, "en": english_forms, "es": spanish_forms, "it": italian_forms, "pt": portuguese_forms, "de": german_forms, "nl": dutch_forms}
 
 
 def inflections(words: list[str], language: str) -> list[tuple[str, ...]]:

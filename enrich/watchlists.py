@@ -288,7 +288,7 @@ class WatchlistMatcher:
                 for language, rules in sorted(narrative.rules.items()):
                     for rule in rules:
                         self._add_rule(keys, watchlist, narrative.id, language, rule)
-                for language, terms in sorted(narrative.terms.items()):
+                for language, terms in narrative.terms.items():
                     for term in terms:
                         self._add_term(keys, _Entry("term", narrative.id, watchlist.id, term, 0), language)
                 for term in narrative.exclude:
@@ -315,6 +315,8 @@ class WatchlistMatcher:
         forms = [tuple(words)] if entry.term.startswith(EXACT) or prefix else inflections(words, language)
         for form in forms:
             key = f" {' '.join(form)}" + ("" if prefix else " ")
+            if any((e.kind, e.narrative, e.group) == (entry.kind, entry.narrative, entry.group) for e in keys.get(key, ())):
+                continue  # a form two terms share (`plandémie`, Italian `plandemia`'s plural) keeps the term listed first
             keys.setdefault(key, []).append(_Entry(entry.kind, entry.narrative, entry.watchlist, entry.term, len(form), entry.group))
             if prefix:
                 self.vocabulary.update(form[:-1])

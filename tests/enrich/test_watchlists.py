@@ -164,3 +164,23 @@ def test_the_matcher_of_a_folder_is_built_again_only_when_a_file_changed(tmp_pat
     assert [m.term for m in second.tag("une sekte").matches] == ["sekte"]
     (folder / "more.yaml").write_text("narratives:\n  - id: more\n    label: More\n    terms: {en: [gaslighting]}\n", encoding="utf-8")
     assert watchlist_matcher(folder).tag("gaslighting").narratives == ["more"]
+
+
+@pytest.mark.parametrize(
+    ("language", "term", "text"),
+    [
+        ("es", "vacuna asesina", "Las VACUNAS ASESINAS ya están aquí"),
+        ("es", "ciudadano soberano", "somos ciudadanas soberanas"),
+        ("it", "vaccino killer", "i vaccini killer"),
+        ("it", "medico alternativo", "le mediche alternative"),
+        ("pt", "injeção letal", "as injeções letais"),
+        ("pt", "cidadão soberano", "cidadãos soberanos"),
+        ("de", "tiefe Staat", "gegen den tiefen Staat"),
+        ("de", "Impfung", "nach den Impfungen"),
+        ("nl", "gifprik", "die gifprikken"),
+        ("nl", "nieuwe wereldorde", "de nieuwe wereldordes"),
+    ],
+)
+def test_inflections_in_the_five_more_languages(tmp_path: Path, language: str, term: str, text: str) -> None:
+    folder = write_config(tmp_path / "cfg", watchlists={"w": {"narratives": [{"id": "n", "label": "N", "terms": {language: [term]}}]}})
+    assert WatchlistMatcher(load_watchlists(folder / "watchlists")).tag(text).narratives == ["n"]
