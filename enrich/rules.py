@@ -265,25 +265,23 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 def _or(tokens: list[tuple[str, str]], index: int, text: str) -> tuple[Node, int]:
-    children = []
-    node, index = _and(tokens, index, text)
-    children.append(node)
-    while index < len(tokens) and tokens[index] == ("operator", "OR"):
-        node, index = _and(tokens, index + 1, text)
-        children.append(node)
+    children, index = _operands(tokens, index, text, "OR", _and)
     return (children[0] if len(children) == 1 else Any(tuple(children))), index
 
 
 def _and(tokens: list[tuple[str, str]], index: int, text: str) -> tuple[Node, int]:
-    children = []
-    node, index = _near_chain(tokens, index, text)
-    children.append(node)
-    while index < len(tokens) and tokens[index] == ("operator", "AND"):
-        node, index = _near_chain(tokens, index + 1, text)
+    children, index = _operands(tokens, index, text, "AND", _near_chain)
+    return (children[0] if len(children) == 1 else All(tuple(children))), index
+
+
+def _operands(tokens: list[tuple[str, str]], index: int, text: str, operator: str, operand: Callable[[list[tuple[str, str]], int, str], tuple[Node, int]]) -> tuple[list[Node], int]:
+    """`operand (operator operand)*`: the operands in order, and where parsing stopped."""
+    node, index = operand(tokens, index, text)
+    children = [node]
+    while index < len(tokens) and tokens[index] == ("operator", operator):
+        node, index = operand(tokens, index + 1, text)
         children.append(node)
-    if len(children) == 1:
-        return children[0], index
-    return All(tuple(children)), index
+    return children, index
 
 
 def _near_chain(tokens: list[tuple[str, str]], index: int, text: str) -> tuple[Node, int]:
