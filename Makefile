@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench demo clean
+.PHONY: run test bench demo clean opensearch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python tests/browser_setup.py
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+# One OpenSearch node on a free loopback port, as the tests start it (Java 17+ and Maven; Ctrl-C stops it).
+opensearch: $(STAMP)
+	$(BIN)/python -m tests.support.opensearch
 
 bench: $(STAMP)
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
