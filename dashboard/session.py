@@ -73,6 +73,8 @@ def store_key(config: Config) -> str:
     settings = config.settings.store
     if settings.backend == "elasticsearch":
         return f"elasticsearch:{os.environ.get('VIGIE_ES_URL') or settings.elasticsearch.url}:{settings.elasticsearch.index_prefix}"
+    if settings.backend == "opensearch":
+        return f"opensearch:{os.environ.get('VIGIE_OPENSEARCH_URL') or settings.opensearch.url}:{settings.opensearch.index_prefix}"
     return f"sqlite:{config.sqlite_path.resolve()}"
 
 

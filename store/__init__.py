@@ -1,4 +1,4 @@
-"""Storage: one interface (`Store`), two implementations (embedded SQLite, Elasticsearch)."""
+"""Storage: one interface (`Store`), three implementations (embedded SQLite, Elasticsearch, OpenSearch)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def open_store(config: Config) -> Store:
         from store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore.from_config(config)
+    if config.settings.store.backend == "opensearch":
+        from store.opensearch import OpenSearchStore
+
+        return OpenSearchStore.from_config(config)
     from store.sqlite import SQLiteStore
 
     config.data_dir.mkdir(parents=True, exist_ok=True)

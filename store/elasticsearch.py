@@ -1,7 +1,9 @@
-"""The production store: Elasticsearch 8.x/9.x, shared by every Vigie process of every machine.
+"""The production store: Elasticsearch 8.9+/9.x or OpenSearch 2.4+, shared by every Vigie process of every machine.
 
 Request bodies live in `store/es_bodies.py`; this module sends them, reads the answers and turns every cluster
-failure into a one-line `StoreError` naming the cluster (never its credentials). Posts go to monthly indices by
+failure into a one-line `StoreError` naming the cluster (never its credentials). Both engines go through the same
+code (`SearchEngineStore`); what they disagree on (client, errors, point in time, highlighting) is in
+`store/engines.py`, and `ElasticsearchStore` / `store.opensearch.OpenSearchStore` only say which engine. Posts go to monthly indices by
 `published_at` behind the read alias `PREFIX-posts`; while the cluster is unreachable they wait in the local
 spool (`store/spool.py`) and are replayed, in order, before the next write.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, TransportError
-from elasticsearch.helpers import streaming_bulk
 from pydantic import BaseModel, ValidationError
 
 from store import es_bodies as bodies
@@ -40,15 +41,17 @@ from store.base import (
     TopField,
     UpsertResult,
 )
+from store.engines import ELASTICSEARCH, Engine
 from store.spool import Spool
+from store.sqlite import query_phrases
 from vigie.config import Config, ElasticsearchSettings
 from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "VIGIE_ES_API_KEY"
-USER_ENV = "VIGIE_ES_USER"
-PASSWORD_ENV = "VIGIE_ES_PASSWORD"
+API_KEY_ENV = ELASTICSEARCH.api_key_env
+USER_ENV = ELASTICSEARCH.user_env
+PASSWORD_ENV = ELASTICSEARCH.password_env
 
 UNAVAILABLE_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
 """Answers after which posts are spooled rather than refused: the cluster (or our access to it) is down, not the post."""
@@ -56,8 +59,12 @@ UNAVAILABLE_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
 BUSY_STATUSES = (429, 503)
 """Per-post rejections retried with exponential backoff before giving up on the cluster for this write."""
 
+BACKOFF_FIRST, BACKOFF_MAX = 1, 30
+"""Seconds before the first retry of busy posts, doubling each time up to the second figure."""
+
 PIT_KEEP_ALIVE = "2m"
 _ModelT = TypeVar("_ModelT", bound=BaseModel)
+_StoreT = TypeVar("_StoreT", bound="SearchEngineStore")
 
 
 class ClusterUnreachable(StoreError):
@@ -103,36 +110,38 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def client_options(settings: ElasticsearchSettings, environ: dict[str, str], config_dir: Path) -> dict[str, Any]:
-    """Keyword arguments for `Elasticsearch(...)`: URL from settings/VIGIE_ES_URL, credentials from the environment only.
+def client_options(settings: ElasticsearchSettings, environ: dict[str, str], config_dir: Path, engine: Engine = ELASTICSEARCH) -> dict[str, Any]:
+    """Keyword arguments for `Elasticsearch(...)` (`engine.client` translates them for OpenSearch): URL from
+    settings/VIGIE_ES_URL, credentials from the environment only.
 
     The 8.x client sends `compatible-with=8` headers, which 9.x servers also accept (REST API compatibility).
     """
+    section = f"store.{engine.backend}"
     if not settings.url:
-        raise StoreError("store.backend is elasticsearch but no cluster URL is set: set VIGIE_ES_URL (or store.elasticsearch.url)")
+        raise StoreError(f"store.backend is {engine.backend} but no cluster URL is set: set {engine.url_env} (or {section}.url)")
     parts = urlsplit(settings.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise StoreError(f"store.elasticsearch.url: expected http(s)://host:port, got {redact_url(settings.url)!r}")
+        raise StoreError(f"{section}.url: expected http(s)://host:port, got {redact_url(settings.url)!r}")
     options: dict[str, Any] = {
         "hosts": [redact_url(settings.url)],
         "request_timeout": settings.request_timeout,
         "max_retries": 3,
         "retry_on_timeout": True,
     }
-    api_key = environ.get(API_KEY_ENV)
-    user, password = environ.get(USER_ENV), environ.get(PASSWORD_ENV)
+    api_key = environ.get(engine.api_key_env)
+    user, password = environ.get(engine.user_env), environ.get(engine.password_env)
     if api_key:
         options["api_key"] = api_key
     elif user or password:
         if not (user and password):
-            raise StoreError(f"set both {USER_ENV} and {PASSWORD_ENV} (or {API_KEY_ENV})")
+            raise StoreError(f"set both {engine.user_env} and {engine.password_env} (or {engine.api_key_env})")
         options["basic_auth"] = (user, password)
     elif parts.username is not None:
         options["basic_auth"] = (unquote(parts.username), unquote(parts.password or ""))
     if settings.ca_file:
         ca_file = config_dir / settings.ca_file
         if not ca_file.is_file():
-            raise StoreError(f"store.elasticsearch.ca_file: {ca_file} not found")
+            raise StoreError(f"{section}.ca_file: {ca_file} not found")
         options["ca_certs"] = str(ca_file)
     return options
 
@@ -154,8 +163,8 @@ def _item_reason(item: dict[str, Any]) -> str:
     return _one_line(reason)
 
 
-def _credentials_hint(status: object) -> str:
-    return f" (check {API_KEY_ENV} or {USER_ENV}/{PASSWORD_ENV} and the user's privileges)" if status in (401, 403) else ""
+def _credentials_hint(status: object, engine: Engine = ELASTICSEARCH) -> str:
+    return f" (check {engine.api_key_env} or {engine.user_env}/{engine.password_env} and the user's privileges)" if status in (401, 403) else ""
 
 
 def highlight_spans(marked: str, text: str) -> list[tuple[int, int]]:
@@ -189,12 +198,16 @@ def _from_millis(value: int | float) -> datetime:
 # ---------------------------------------------------------------- the store
 
 
-class ElasticsearchStore(Store):
-    """Posts, crawl runs, cursors, alerts, subscriptions, saved searches and the outbox in one Elasticsearch cluster."""
+class SearchEngineStore(Store):
+    """Posts, crawl runs, cursors, alerts, subscriptions, saved searches and the outbox in one search-engine cluster.
+
+    Subclasses name the engine (`engine`); everything else is shared.
+    """
 
     name = "elasticsearch"
+    engine: Engine = ELASTICSEARCH
 
-    def __init__(self, client: Elasticsearch, settings: ElasticsearchSettings, *, spool: Spool | None, where: str) -> None:
+    def __init__(self, client: Any, settings: ElasticsearchSettings, *, spool: Spool | None, where: str) -> None:
         self.client = client
         self.settings = settings
         self.names = bodies.IndexNames(settings.index_prefix)
@@ -204,23 +217,23 @@ class ElasticsearchStore(Store):
         self._known_indices: set[str] = set()
 
     @classmethod
-    def from_config(cls, config: Config, *, spool: bool = True, index_prefix: str | None = None, environ: dict[str, str] | None = None) -> ElasticsearchStore:
+    def from_config(cls: type[_StoreT], config: Config, *, spool: bool = True, index_prefix: str | None = None, environ: dict[str, str] | None = None) -> _StoreT:
         """Connect as configured; with `spool=False` an unreachable cluster is an error instead (`vigie store copy`).
 
         `index_prefix` replaces the configured one (copying between two sets of indices of one cluster).
         """
-        settings = config.settings.store.elasticsearch
+        settings = getattr(config.settings.store, cls.engine.backend)
         if index_prefix is not None:
             try:
-                settings = ElasticsearchSettings.model_validate({**settings.model_dump(), "index_prefix": index_prefix})
+                settings = type(settings).model_validate({**settings.model_dump(), "index_prefix": index_prefix})
             except ValidationError as exc:
                 raise StoreError(f"index prefix {index_prefix!r}: {exc.errors()[0]['msg']}") from None
-        options = client_options(settings, dict(os.environ if environ is None else environ), config.config_dir)
+        options = client_options(settings, dict(os.environ if environ is None else environ), config.config_dir, cls.engine)
         spool_dir = Spool(config.data_dir / settings.spool_dir) if spool else None
-        return cls(Elasticsearch(**options), settings, spool=spool_dir, where=options["hosts"][0])
+        return cls(cls.engine.client(options), settings, spool=spool_dir, where=options["hosts"][0])
 
     def __repr__(self) -> str:
-        return f"ElasticsearchStore({self.where!r}, prefix={self.settings.index_prefix!r})"
+        return f"{type(self).__name__}({self.where!r}, prefix={self.settings.index_prefix!r})"
 
     def close(self) -> None:
         self.client.close()
@@ -228,25 +241,28 @@ class ElasticsearchStore(Store):
     # ------------------------------------------------------------ errors
 
     def _describe(self, exc: Exception, action: str) -> str:
-        if isinstance(exc, ApiError):
-            status = exc.meta.status if exc.meta is not None else "?"
-            detail = exc.body.get("error", exc.message) if isinstance(exc.body, dict) else exc.message
+        engine = self.engine
+        status = engine.status(exc)
+        if status is not None:
+            body = engine.error_body(exc)
+            detail = body.get("error", engine.error_message(exc)) if isinstance(body, dict) else engine.error_message(exc)
             if isinstance(detail, dict):
                 detail = f"{detail.get('type', 'error')}: {detail.get('reason', '')}"
-            return _one_line(f"Elasticsearch at {self.where}: {action} failed: {status} {detail}{_credentials_hint(status)}", 400)
-        return _one_line(f"Elasticsearch at {self.where} unreachable while {action}: {exc}", 400)
+            return _one_line(f"{engine.name} at {self.where}: {action} failed: {status} {detail}{_credentials_hint(status, engine)}", 400)
+        return _one_line(f"{engine.name} at {self.where} unreachable while {action}: {engine.error_message(exc)}", 400)
 
-    @staticmethod
-    def _unavailable(exc: Exception) -> bool:
-        if isinstance(exc, ApiError):
-            return exc.meta is not None and exc.meta.status in UNAVAILABLE_STATUSES
-        return isinstance(exc, TransportError)
+    def _unavailable(self, exc: Exception) -> bool:
+        status = self.engine.status(exc)
+        return status is None or status in UNAVAILABLE_STATUSES
+
+    def _status_is(self, exc: Exception, *statuses: int) -> bool:
+        return isinstance(exc, self.engine.errors) and self.engine.status(exc) in statuses
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
-        except (ApiError, TransportError) as exc:
+        except self.engine.errors as exc:
             error = ClusterUnreachable if self._unavailable(exc) else StoreError
             raise error(self._describe(exc, action)) from exc
 
@@ -258,7 +274,8 @@ class ElasticsearchStore(Store):
         Returns one line per thing looked at, for `vigie store init`. Mappings only grow: adding a field is applied
         to existing indices in place; changing a field's type or an analyzer takes a reindex (docs/elasticsearch.md).
         """
-        done: list[str] = []
+        with self._errors("reading the server version"):
+            done = [self.engine.check_server(self.engine.body(self.client.info()), self.where)]
         with self._errors("installing the index templates and indices"):
             indices = self.client.indices
             for kind, index in self.names.small_indices.items():
@@ -270,7 +287,7 @@ class ElasticsearchStore(Store):
                     done.append(f"index {index}: created")
             indices.put_index_template(name=self.names.posts_template, body=bodies.posts_index_template(self.names, self.settings.replicas))
             done.append(f"template {self.names.posts_template}: version {bodies.SCHEMA_VERSION} for {self.names.posts_pattern}")
-            existing = indices.get_alias(index=self.names.posts_pattern, allow_no_indices=True, ignore_unavailable=True).body
+            existing = self.engine.body(indices.get_alias(index=self.names.posts_pattern, allow_no_indices=True, ignore_unavailable=True))
             for index in sorted(existing):
                 indices.put_mapping(index=index, body=bodies.post_mappings())
                 if self.names.posts_alias not in existing[index].get("aliases", {}):
@@ -285,11 +302,16 @@ class ElasticsearchStore(Store):
         """Delete this prefix's indices and template, and nothing of any other prefix (tests and benchmarks only)."""
         own = re.compile(rf"^{re.escape(self.names.posts_alias)}-\d{{4}}\.\d{{2}}$")
         with self._errors("deleting the indices"):
-            existing = self.client.indices.get_alias(index=f"{self.names.posts_pattern},{','.join(self.names.small_indices.values())}", allow_no_indices=True, ignore_unavailable=True).body
+            small = ",".join(self.names.small_indices.values())
+            existing = self.engine.body(self.client.indices.get_alias(index=f"{self.names.posts_pattern},{small}", allow_no_indices=True, ignore_unavailable=True))
             names = sorted(name for name in existing if own.match(name) or name in self.names.small_indices.values())
             if names:
                 self.client.indices.delete(index=",".join(names))
-            self.client.options(ignore_status=404).indices.delete_index_template(name=self.names.posts_template)
+            try:
+                self.client.indices.delete_index_template(name=self.names.posts_template)
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 404):
+                    raise
         self._schema_checked = False
         self._known_indices.clear()
         return names
@@ -298,21 +320,27 @@ class ElasticsearchStore(Store):
         """Install the schema on first write if it is missing or older than this Vigie's (one request per process)."""
         if self._schema_checked:
             return
-        found = self.client.options(ignore_status=404).indices.get_index_template(name=self.names.posts_template).body
+        try:
+            found = self.engine.body(self.client.indices.get_index_template(name=self.names.posts_template))
+        except self.engine.errors as exc:
+            if not self._status_is(exc, 404):
+                raise
+            found = {}
         templates = found.get("index_templates", []) if isinstance(found, dict) else []
         installed = templates[0]["index_template"].get("version", 0) if templates else None
         if installed is None or installed < bodies.SCHEMA_VERSION:
             self.init_schema()
         elif installed > bodies.SCHEMA_VERSION:
-            log.warning("Elasticsearch at %s: index template %s is version %s, newer than this Vigie's %s; upgrade Vigie", self.where, self.names.posts_template, installed, bodies.SCHEMA_VERSION)
+            log.warning("%s at %s: index template %s is version %s, newer than this Vigie's %s; upgrade Vigie", self.engine.name, self.where, self.names.posts_template, installed, bodies.SCHEMA_VERSION)
         self._schema_checked = True
 
     def _create_index(self, index: str, body: dict[str, Any] | None = None) -> None:
         """Create an index unless it exists (another process may have created it a moment ago)."""
         try:
             self.client.indices.create(index=index, body=body)
-        except BadRequestError as exc:
-            if not (isinstance(exc.body, dict) and exc.body.get("error", {}).get("type") == "resource_already_exists_exception"):
+        except self.engine.errors as exc:
+            body = self.engine.error_body(exc)
+            if not (self._status_is(exc, 400) and isinstance(body, dict) and body.get("error", {}).get("type") == "resource_already_exists_exception"):
                 raise
 
     def _ensure_indices(self, indices: Iterable[str]) -> None:
@@ -391,7 +419,7 @@ class ElasticsearchStore(Store):
         except ClusterUnreachable as exc:
             outcome.unsent, outcome.reason = list(posts), str(exc)
             return outcome
-        except (ApiError, TransportError) as exc:
+        except self.engine.errors as exc:
             reason = self._describe(exc, "preparing the posts indices")
             if not self._unavailable(exc):
                 raise StoreError(reason) from exc
@@ -422,7 +450,7 @@ class ElasticsearchStore(Store):
                 elif item.get("status") in UNAVAILABLE_STATUSES:
                     unavailable.add(post_id)
                     status = item.get("status")
-                    outcome.reason = outcome.reason or f"Elasticsearch at {self.where}: writing posts failed: {status} {_item_reason(item)}{_credentials_hint(status)}"
+                    outcome.reason = outcome.reason or f"{self.engine.name} at {self.where}: writing posts failed: {status} {_item_reason(item)}{_credentials_hint(status, self.engine)}"
                 else:
                     done.add(post_id)
                     outcome.errors.append((post_id, _item_reason(item)))
@@ -432,28 +460,40 @@ class ElasticsearchStore(Store):
         if touched and self.settings.refresh:
             try:
                 self.client.indices.refresh(index=",".join(sorted(touched)))
-            except (ApiError, TransportError) as exc:
+            except self.engine.errors as exc:
                 log.warning("%s", self._describe(exc, "refreshing after a write (the posts are stored)"))
         return outcome
 
     def _send_lane(self, actions: list[dict[str, Any]]) -> tuple[list[tuple[bool, dict[str, Any]]], Exception | None]:
-        """Bulk requests for one lane; stops at the first transport failure and says which."""
+        """Bulk requests of `batch_size` posts for one lane, in order; stops at the first failed request and says which.
+
+        Posts the cluster is too busy for (429/503), and whole requests it refuses so, are sent again after 1 s,
+        2 s, 4 s... (at most 30 s) up to `max_retries` times; the answer after the last try is kept.
+        """
         items: list[tuple[bool, dict[str, Any]]] = []
-        try:
-            for ok, info in streaming_bulk(
-                self.client,
-                actions,
-                chunk_size=self.settings.batch_size,
-                max_retries=self.settings.max_retries,
-                initial_backoff=1,
-                max_backoff=30,
-                retry_on_status=BUSY_STATUSES,
-                raise_on_error=False,
-                raise_on_exception=False,
-            ):
-                items.append((ok, next(iter(info.values()))))
-        except (ApiError, TransportError) as exc:
-            return items, exc
+        retries = self.settings.max_retries
+        for start in range(0, len(actions), self.settings.batch_size):
+            pending = actions[start : start + self.settings.batch_size]
+            for attempt in range(retries + 1):
+                if attempt:
+                    time.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)))
+                try:
+                    answer = self.engine.body(self.client.bulk(body=bodies.bulk_lines(pending)))
+                except self.engine.errors as exc:
+                    if attempt < retries and self.engine.status(exc) in BUSY_STATUSES:
+                        continue
+                    return items, exc
+                busy: list[dict[str, Any]] = []
+                for action, entry in zip(pending, answer["items"], strict=True):
+                    item = next(iter(entry.values()))
+                    status = item.get("status", 0)
+                    if attempt < retries and status in BUSY_STATUSES:
+                        busy.append(action)
+                    else:
+                        items.append((200 <= status < 300 and "error" not in item, item))
+                pending = busy
+                if not pending:
+                    break
         return items, None
 
     def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:
@@ -463,7 +503,9 @@ class ElasticsearchStore(Store):
         with self._errors(f"updating the watchlist fields of {post_id}"):
             try:
                 self.client.update(index=hit["_index"], id=post_id, body=bodies.enrichment_update(tags, narratives, matches), refresh=self.settings.refresh, retry_on_conflict=3)
-            except NotFoundError:
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 404):
+                    raise
                 return False
         return True
 
@@ -472,12 +514,12 @@ class ElasticsearchStore(Store):
         before = as_utc(before)
         deleted = 0
         with self._errors("deleting old posts"):
-            existing = self.client.indices.get_alias(index=self.names.posts_pattern, allow_no_indices=True, ignore_unavailable=True).body
+            existing = self.engine.body(self.client.indices.get_alias(index=self.names.posts_pattern, allow_no_indices=True, ignore_unavailable=True))
             remaining = []
             for index in sorted(existing):
                 month_end = self._month_end(index)
                 if month_end is not None and month_end <= before:
-                    deleted += self.client.count(index=index)["count"]
+                    deleted += self.engine.body(self.client.count(index=index))["count"]
                     self.client.indices.delete(index=index)
                     self._known_indices.discard(index)
                 else:
@@ -499,7 +541,7 @@ class ElasticsearchStore(Store):
 
     def _search(self, index: str, body: dict[str, Any], action: str) -> dict[str, Any]:
         with self._errors(action):
-            return self.client.search(index=index, body=body, ignore_unavailable=True, allow_no_indices=True).body
+            return self.engine.body(self.client.search(index=index, body=self.engine.search_body(body), ignore_unavailable=True, allow_no_indices=True))
 
     def _find_post(self, post_id: str) -> dict[str, Any] | None:
         """The stored hit of a post (the most recently collected, should it ever sit in two monthly indices)."""
@@ -512,15 +554,17 @@ class ElasticsearchStore(Store):
         hit = self._find_post(post_id)
         return post_from_source(hit["_source"]) if hit else None
 
-    def _hit(self, hit: dict[str, Any]) -> SearchHit:
+    def _hit(self, hit: dict[str, Any], query: PostQuery) -> SearchHit:
         post = post_from_source(hit["_source"])
         marked = hit.get("highlight", {}).get("text")
-        return SearchHit(post=post, highlights=highlight_spans(marked[0], post.text) if marked else [])
+        if not marked:
+            return SearchHit(post=post, highlights=[])
+        return SearchHit(post=post, highlights=self.engine.highlight_spans(highlight_spans(marked[0], post.text), post.text, query_phrases(query.text)))
 
     def search(self, query: PostQuery) -> SearchResult:
         if query.offset + query.limit <= bodies.MAX_PAGE_WINDOW:
             answer = self._search(self.names.posts_alias, bodies.search_body(query, size=query.limit, offset=query.offset), "searching posts")
-            return SearchResult(total=answer["hits"]["total"]["value"], hits=[self._hit(hit) for hit in answer["hits"]["hits"]])
+            return SearchResult(total=answer["hits"]["total"]["value"], hits=[self._hit(hit, query) for hit in answer["hits"]["hits"]])
         hits: list[SearchHit] = []
         skipped = 0
         for page in self._pages(query, bodies.MAX_PAGE_WINDOW, with_highlight=True):
@@ -529,7 +573,7 @@ class ElasticsearchStore(Store):
                 continue
             start = max(0, query.offset - skipped)
             skipped += start
-            hits += [self._hit(hit) for hit in page[start : start + query.limit - len(hits)]]
+            hits += [self._hit(hit, query) for hit in page[start : start + query.limit - len(hits)]]
             if len(hits) >= query.limit:
                 break
         return SearchResult(total=self.count_posts(query), hits=hits)
@@ -541,16 +585,16 @@ class ElasticsearchStore(Store):
     def _pages(self, query: PostQuery, size: int, *, with_highlight: bool = False) -> Iterator[list[dict[str, Any]]]:
         """Pages of hits in `query.sort` order over a point in time: a consistent view, however deep."""
         with self._errors("opening a point in time on the posts"):
-            try:
-                pit_id = self.client.open_point_in_time(index=self.names.posts_alias, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True)["id"]
-            except NotFoundError:
-                return
+            opened = self.engine.open_pit(self.client, self.names.posts_alias, PIT_KEEP_ALIVE)
+        if opened is None:
+            return
+        pit_id = opened
         try:
             after: list[Any] | None = None
             while True:
                 body = bodies.page_body(query, pit_id=pit_id, size=size, search_after=after, keep_alive=PIT_KEEP_ALIVE, with_highlight=with_highlight)
                 with self._errors("reading posts"):
-                    answer = self.client.search(body=body).body
+                    answer = self.engine.body(self.client.search(body=self.engine.search_body(body)))
                 pit_id = answer.get("pit_id", pit_id)
                 page = answer["hits"]["hits"]
                 if page:
@@ -560,8 +604,8 @@ class ElasticsearchStore(Store):
                 after = page[-1]["sort"]
         finally:
             try:
-                self.client.close_point_in_time(id=pit_id)
-            except (ApiError, TransportError) as exc:
+                self.engine.close_pit(self.client, pit_id)
+            except self.engine.errors as exc:
                 log.debug("%s", self._describe(exc, "closing a point in time (it expires by itself)"))
 
     def iter_posts(self, query: PostQuery, batch_size: int = 1000) -> Iterator[Post]:
@@ -639,20 +683,24 @@ class ElasticsearchStore(Store):
     def _put(self, kind: str, doc_id: str, document: dict[str, Any], action: str) -> None:
         with self._errors(action):
             self._ensure_schema()
-            self.client.index(index=self.names.small(kind), id=doc_id, document=document, refresh=self.settings.refresh)
+            self.client.index(index=self.names.small(kind), id=doc_id, body=document, refresh=self.settings.refresh)
 
     def _get(self, kind: str, doc_id: str, action: str) -> dict[str, Any] | None:
         with self._errors(action):
             try:
                 return self.client.get(index=self.names.small(kind), id=doc_id)["_source"]
-            except NotFoundError:
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 404):
+                    raise
                 return None
 
     def _delete(self, kind: str, doc_id: str, action: str) -> bool:
         with self._errors(action):
             try:
                 self.client.delete(index=self.names.small(kind), id=doc_id, refresh=self.settings.refresh)
-            except NotFoundError:
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 404):
+                    raise
                 return False
         return True
 
@@ -716,10 +764,13 @@ class ElasticsearchStore(Store):
         """`op_type=create`: of several processes enqueueing the same message id, exactly one adds it."""
         with self._errors(f"queueing message {message.id}"):
             self._ensure_schema()
-            answer = self.client.options(ignore_status=409).index(
-                index=self.names.small("outbox"), id=message.id, document=message.model_dump(mode="json"), op_type="create", refresh=self.settings.refresh
-            )
-        return answer.meta.status in (200, 201)
+            try:
+                self.client.index(index=self.names.small("outbox"), id=message.id, body=message.model_dump(mode="json"), op_type="create", refresh=self.settings.refresh)
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 409):
+                    raise
+                return False
+        return True
 
     def due_messages(self, now: datetime, limit: int = 100) -> list[OutboxMessage]:
         return self._list("outbox", OutboxMessage, bodies.due_messages_query(now), bodies.BY_CREATION_SORT, limit, "listing due messages")
@@ -728,7 +779,9 @@ class ElasticsearchStore(Store):
         with self._errors(action):
             try:
                 self.client.update(index=self.names.small("outbox"), id=message_id, body=body, refresh=self.settings.refresh, retry_on_conflict=5)
-            except NotFoundError:
+            except self.engine.errors as exc:
+                if not self._status_is(exc, 404):
+                    raise
                 log.warning("outbox message %s is unknown; nothing to %s", message_id, action)
 
     def mark_sent(self, message_id: str, at: datetime) -> None:
@@ -737,3 +790,9 @@ class ElasticsearchStore(Store):
     def mark_failed(self, message_id: str, error: str, next_attempt_at: datetime) -> None:
         self._update_message(message_id, bodies.mark_failed_update(error, as_utc(next_attempt_at).isoformat()), "mark failed")
 
+
+class ElasticsearchStore(SearchEngineStore):
+    """The store on an Elasticsearch 8.9+ (or 9.x) cluster: `store.backend: elasticsearch`, `VIGIE_ES_URL`."""
+
+    name = "elasticsearch"
+    engine = ELASTICSEARCH

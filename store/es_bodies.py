@@ -2,7 +2,8 @@
 
 The indices are a public interface (researchers query them with Kibana, curl and their own scripts), so what
 Vigie asks of the cluster is kept here, as plain functions returning the JSON bodies, and nowhere else.
-`store/elasticsearch.py` only sends them and reads the answers. Written against the Elasticsearch 8.x REST API.
+`store/elasticsearch.py` only sends them and reads the answers. Written against the Elasticsearch 8.x REST API;
+OpenSearch 2.x takes them as they are, but for the few words `store/engines.py` changes (`Engine.search_body`).
 """
 
 from __future__ import annotations
@@ -302,6 +303,19 @@ def post_upsert_action(index: str, doc: dict[str, Any], now: str) -> dict[str, A
         "script": {"lang": "painless", "source": _UPSERT_SCRIPT, "params": {"doc": doc, "now": now}},
         "upsert": {},
     }
+
+
+def bulk_lines(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `_bulk` request of `post_upsert_action`s: for each, its action line, then its body line."""
+    lines: list[dict[str, Any]] = []
+    for action in actions:
+        body = dict(action)
+        operation = body.pop("_op_type")
+        meta = {"_index": body.pop("_index"), "_id": body.pop("_id")}
+        if "retry_on_conflict" in body:
+            meta["retry_on_conflict"] = body.pop("retry_on_conflict")
+        lines += [{operation: meta}, body]
+    return lines
 
 
 def enrichment_update(tags: list[str], narratives: list[str], matches: list[TagMatch]) -> dict[str, Any]:

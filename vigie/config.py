@@ -176,11 +176,16 @@ class ElasticsearchSettings(_Section):
     spool_dir: str = Field("spool", description="Under the data dir: posts wait here while the cluster is unreachable.")
 
 
+class OpenSearchSettings(ElasticsearchSettings):
+    url: str | None = Field(None, description="Cluster URL; VIGIE_OPENSEARCH_URL overrides it. Credentials come only from VIGIE_OPENSEARCH_USER/VIGIE_OPENSEARCH_PASSWORD or VIGIE_OPENSEARCH_API_KEY.")
+
+
 class StoreSettings(_Section):
-    backend: Literal["sqlite", "elasticsearch"] = "sqlite"
+    backend: Literal["sqlite", "elasticsearch", "opensearch"] = "sqlite"
     sqlite_path: str = Field("vigie.db", description="Relative to the data dir.")
     batch_size: int = Field(500, ge=1, description="Posts written per batch by the crawl pipeline.")
     elasticsearch: ElasticsearchSettings = Field(default_factory=ElasticsearchSettings)
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings, description="The same settings as `elasticsearch`, for an OpenSearch cluster.")
 
 
 class CrawlSettings(_Section):
@@ -425,6 +430,8 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
         cursor[parts[-1]] = yaml.safe_load(raw) if raw else None
     if environ.get("VIGIE_ES_URL"):
         data.setdefault("store", {}).setdefault("elasticsearch", {})["url"] = environ["VIGIE_ES_URL"]
+    if environ.get("VIGIE_OPENSEARCH_URL"):
+        data.setdefault("store", {}).setdefault("opensearch", {})["url"] = environ["VIGIE_OPENSEARCH_URL"]
     if environ.get("VIGIE_STORE"):
         data.setdefault("store", {})["backend"] = environ["VIGIE_STORE"]
     return data

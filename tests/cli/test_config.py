@@ -49,7 +49,7 @@ def test_malformed_yaml_gives_line_and_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("settings", "expected"),
     [
-        ({"store": {"backend": "mysql"}}, "vigie.yaml:2: store.backend: Input should be 'sqlite' or 'elasticsearch'"),
+        ({"store": {"backend": "mysql"}}, "vigie.yaml:2: store.backend: Input should be 'sqlite', 'elasticsearch' or 'opensearch'"),
         ({"crawl": {"run_timeout": "soon"}}, "vigie.yaml:2: crawl.run_timeout: expected a duration"),
         ({"dashboard": {"prot": 80}}, "vigie.yaml:2: dashboard.prot: unknown key"),
     ],

@@ -114,7 +114,7 @@ def test_a_checkpoint_of_another_copy_is_refused_unless_restarted(tmp_path: Path
 
 @pytest.mark.parametrize(
     ("source", "destination", "message"),
-    [("sqlite:x.db", "sqlite:x.db", "are the same store"), ("mysql:db", "elasticsearch", "expected sqlite:PATH, elasticsearch or elasticsearch:PREFIX")],
+    [("sqlite:x.db", "sqlite:x.db", "are the same store"), ("mysql:db", "elasticsearch", "expected sqlite:PATH, elasticsearch[:PREFIX] or opensearch[:PREFIX]")],
 )
 def test_bad_store_names_are_refused(tmp_path: Path, source: str, destination: str, message: str) -> None:
     result = vigie(tmp_path, "store", "copy", "--from", source, "--to", destination, es_url="http://127.0.0.1:9200")
@@ -138,7 +138,7 @@ def test_init_on_elasticsearch_installs_and_reports(tmp_path: Path) -> None:
 def test_init_names_the_cluster_when_it_is_away(tmp_path: Path) -> None:
     port = closed_port()
     result = vigie(tmp_path, "store", "init", es_url=f"http://127.0.0.1:{port}", backend="elasticsearch")
-    assert result.exit_code == 1 and f"Elasticsearch at http://127.0.0.1:{port} unreachable while installing" in result.output
+    assert result.exit_code == 1 and f"Elasticsearch at http://127.0.0.1:{port} unreachable while reading the server version" in result.output
 
 
 def test_replay_sends_what_waits_in_the_spool(tmp_path: Path) -> None:

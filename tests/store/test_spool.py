@@ -29,6 +29,26 @@ from vigie.config import load_config
 from vigie.models import Engagement, Post
 
 
+ELASTICSEARCH_INFO: dict[str, Any] = {
+    "name": "es-node-1",
+    "cluster_name": "watch",
+    "cluster_uuid": "x6b6fd1cTaqYUvDfD6Kx7g",
+    "version": {
+        "number": "8.15.0",
+        "build_flavor": "default",
+        "build_type": "docker",
+        "build_hash": "1a77947f34deddb41af25e6f0ddb8e830159c179",
+        "build_date": "2024-08-05T10:05:34.233336849Z",
+        "build_snapshot": False,
+        "lucene_version": "9.11.1",
+        "minimum_wire_compatibility_version": "7.17.0",
+        "minimum_index_compatibility_version": "7.0.0",
+    },
+    "tagline": "You Know, for Search",
+}
+"""`GET /` of an Elasticsearch 8.15 node, as the server answers it."""
+
+
 @dataclass
 class Recorded:
     method: str
@@ -54,6 +74,8 @@ class FakeElasticsearch:
     """(method, path) answered with this error status."""
     answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Queued answers to `_search`, `_count` and `_pit` requests, first in first out."""
+    info: dict[str, Any] = field(default_factory=lambda: dict(ELASTICSEARCH_INFO))
+    """The answer to `GET /` (the server's name and version)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __enter__(self) -> FakeElasticsearch:
@@ -120,6 +142,8 @@ class FakeElasticsearch:
         if (method, request.path) in self.fail:
             status = self.fail[(method, request.path)]
             return status, _error("cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/1/state not recovered];", status)
+        if not parts and method == "GET":
+            return 200, self.info
         if parts and parts[-1] == "_bulk":
             return self._bulk(request.body)
         if parts == ["_pit"] and method == "DELETE":

@@ -1,7 +1,8 @@
 """`vigie store init`, `replay` and `copy`: set up the configured store, flush its spool, move data between stores.
 
 A store is named `sqlite:PATH` (an embedded store file), `elasticsearch` (the configured cluster and index
-prefix) or `elasticsearch:PREFIX` (the configured cluster, other indices). Store failures are one line, exit 1.
+prefix) or `elasticsearch:PREFIX` (the configured cluster, other indices); `opensearch` and `opensearch:PREFIX`
+likewise. Store failures are one line, exit 1.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from vigie.cli.context import AppContext, pass_app, store_errors
 from vigie.config import Config
 
 
+STORE_NAMES = "sqlite:PATH, elasticsearch[:PREFIX] or opensearch[:PREFIX]"
+
+
 def open_named_store(config: Config, name: str) -> Store:
-    """`sqlite:PATH`, `elasticsearch` or `elasticsearch:PREFIX`; the cluster never spools here, it fails loudly."""
+    """`sqlite:PATH`, `elasticsearch`, `opensearch` or either `:PREFIX`; the cluster never spools here, it fails loudly."""
     kind, _, argument = name.partition(":")
     if kind == "sqlite" and argument:
         from store.sqlite import SQLiteStore
@@ -33,7 +37,11 @@ def open_named_store(config: Config, name: str) -> Store:
         from store.elasticsearch import ElasticsearchStore
 
         return ElasticsearchStore.from_config(config, spool=False, index_prefix=argument or None)
-    raise click.BadParameter(f"{name!r}: expected sqlite:PATH, elasticsearch or elasticsearch:PREFIX")
+    if kind == "opensearch":
+        from store.opensearch import OpenSearchStore
+
+        return OpenSearchStore.from_config(config, spool=False, index_prefix=argument or None)
+    raise click.BadParameter(f"{name!r}: expected {STORE_NAMES}")
 
 
 def _describe(config: Config, name: str) -> str:
@@ -43,8 +51,8 @@ def _describe(config: Config, name: str) -> str:
         return f"sqlite:{Path(argument).resolve()}"
     from store.elasticsearch import redact_url
 
-    settings = config.settings.store.elasticsearch
-    return f"elasticsearch:{redact_url(settings.url or '')}/{argument or settings.index_prefix}"
+    settings = config.settings.store.opensearch if kind == "opensearch" else config.settings.store.elasticsearch
+    return f"{kind}:{redact_url(settings.url or '')}/{argument or settings.index_prefix}"
 
 
 def default_checkpoint(config: Config, source: str, destination: str) -> Path:
@@ -62,12 +70,15 @@ def store() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per step.")
 @pass_app
 def init(app: AppContext, as_json: bool) -> None:
-    """Create or upgrade the configured store's schema (Elasticsearch: index templates, indices, aliases); idempotent."""
-    from store.elasticsearch import ElasticsearchStore
+    """Create or upgrade the configured store's schema (Elasticsearch, OpenSearch: index templates, indices, aliases); idempotent.
+
+    On a cluster it first says which server it found and the oldest version Vigie needs, and refuses an older one.
+    """
+    from store.elasticsearch import SearchEngineStore
 
     with store_errors():
         opened = app.store
-        if isinstance(opened, ElasticsearchStore):
+        if isinstance(opened, SearchEngineStore):
             steps = opened.init_schema()
         else:
             steps = [f"embedded store {app.config.sqlite_path}: schema up to date"]
@@ -79,12 +90,12 @@ def init(app: AppContext, as_json: bool) -> None:
 @pass_app
 def replay(app: AppContext) -> None:
     """Send the posts waiting in the spool to the cluster now (it also happens before every write)."""
-    from store.elasticsearch import ElasticsearchStore
+    from store.elasticsearch import SearchEngineStore
 
     with store_errors():
         opened = app.store
-        if not isinstance(opened, ElasticsearchStore) or opened.spool is None:
-            click.echo("the configured store is not Elasticsearch: nothing is ever spooled")
+        if not isinstance(opened, SearchEngineStore) or opened.spool is None:
+            click.echo("the configured store is not Elasticsearch or OpenSearch: nothing is ever spooled")
             return
         waiting = opened.spool.count()
         result = opened.replay_spool()
@@ -93,8 +104,8 @@ def replay(app: AppContext) -> None:
 
 
 @store.command("copy")
-@click.option("--from", "source_name", required=True, metavar="STORE", help="sqlite:PATH, elasticsearch or elasticsearch:PREFIX")
-@click.option("--to", "destination_name", required=True, metavar="STORE", help="sqlite:PATH, elasticsearch or elasticsearch:PREFIX")
+@click.option("--from", "source_name", required=True, metavar="STORE", help=STORE_NAMES)
+@click.option("--to", "destination_name", required=True, metavar="STORE", help=STORE_NAMES)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=1000, show_default=True, help="Posts read and written per batch.")
 @click.option("--checkpoint", type=click.Path(path_type=Path), help="Where progress is kept [default: DATA_DIR/store-copy/...].")
 @click.option("--restart", is_flag=True, help="Ignore an existing checkpoint and copy everything again.")
