@@ -141,6 +141,13 @@ def test_init_names_the_cluster_when_it_is_away(tmp_path: Path) -> None:
     assert result.exit_code == 1 and f"Elasticsearch at http://127.0.0.1:{port} unreachable while reading the server version" in result.output
 
 
+def test_init_refuses_an_older_cluster_in_one_line(tmp_path: Path) -> None:
+    with FakeElasticsearch(info={"version": {"number": "7.17.24", "build_flavor": "default"}, "tagline": "You Know, for Search"}) as cluster:
+        result = vigie(tmp_path, "store", "init", es_url=cluster.url, backend="elasticsearch")
+    assert result.exit_code == 1
+    assert result.output == f"Error: Elasticsearch at {cluster.url} is version 7.17.24; Vigie needs Elasticsearch 8.9 or newer (point in time, highlight max_analyzed_offset, phrases highlighted as one span)\n"
+
+
 def test_replay_sends_what_waits_in_the_spool(tmp_path: Path) -> None:
     Spool(tmp_path / "data" / "spool").append([make_post("1", "x"), make_post("2", "y")])
     with FakeElasticsearch() as cluster:

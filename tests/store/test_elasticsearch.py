@@ -23,7 +23,7 @@ from store import es_bodies as bodies
 from store.base import BucketCount, ClusterSummary, PostQuery, StoreError, TermCount
 from store.elasticsearch import ClusterUnreachable, ElasticsearchStore, SignificantTerm, client_options, highlight_spans, post_from_source, redact_url
 from tests.store.contract import StoreContract
-from tests.store.test_spool import FakeElasticsearch, Recorded, closed_port, es_store, post
+from tests.store.test_spool import ELASTICSEARCH_INFO, FakeElasticsearch, Recorded, closed_port, es_store, post
 from tests.support.factories import make_post, write_config
 from vigie.config import ElasticsearchSettings, load_config
 from vigie.models import OutboxMessage, Post
@@ -114,6 +114,30 @@ def test_init_creates_the_small_indices_and_the_posts_template(tmp_path: Path) -
         assert created == {index: bodies.small_index_body(kind, 0) for kind, index in store.names.small_indices.items()}
         assert cluster.templates == {"vigie-posts": bodies.posts_index_template(store.names, 0)}
         assert "template vigie-posts: version 1 for vigie-posts-*" in done
+
+
+def test_init_names_the_server_and_the_oldest_version_it_needs(tmp_path: Path) -> None:
+    with FakeElasticsearch() as cluster:
+        done = es_store(tmp_path, cluster.url).init_schema()
+    assert done[0] == f"server: Elasticsearch 8.15.0 at {cluster.url} (Vigie needs 8.9 or newer)"
+
+
+@pytest.mark.parametrize(
+    ("version", "refusal"),
+    [
+        ({"number": "8.8.2", "build_flavor": "default"}, r"is version 8\.8\.2; Vigie needs Elasticsearch 8\.9 or newer \(point in time, highlight max_analyzed_offset, phrases highlighted as one span\)"),
+        ({"distribution": "opensearch", "number": "2.19.6"}, r"is OpenSearch 2\.19\.6: set store\.backend: opensearch \(and VIGIE_OPENSEARCH_URL\)"),
+    ],
+)
+def test_init_refuses_an_older_server_or_another_engine_in_one_line(tmp_path: Path, version: dict[str, str], refusal: str) -> None:
+    info = {**ELASTICSEARCH_INFO, "version": {**ELASTICSEARCH_INFO["version"], **version}}
+    if "distribution" in version:
+        info["version"].pop("build_flavor")
+    with FakeElasticsearch(info=info) as cluster:
+        with pytest.raises(StoreError, match=refusal) as raised:
+            es_store(tmp_path, cluster.url).init_schema()
+        assert "\n" not in str(raised.value)
+        assert not [r for r in cluster.requests if r.method == "PUT"]
 
 
 def test_init_is_idempotent_and_upgrades_existing_indices(tmp_path: Path) -> None:
