@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import session
 from dashboard.render import md
 from store import StoreError
+from store.base import StoreUnavailable
 
 st.set_page_config(page_title="Vigie", page_icon="🔭", layout="wide")
 st.session_state["vigie"] = session.start()
@@ -23,5 +24,7 @@ page = st.navigation(
 )
 try:
     page.run()
+except StoreUnavailable as exc:
+    st.error(f"Store unavailable: {md(exc)}. Reload in a moment: the dashboard reconnects by itself, and crawls keep what they collect meanwhile.")
 except StoreError as exc:
     st.error(f"The store did not answer: {md(exc)}. Try again in a moment; the crawl keeps what it collects meanwhile.")

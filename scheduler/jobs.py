@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from scheduler.child import Child, ChildProcesses, spawn
 from scheduler.launcher import CrawlLauncher
 from store import open_store
-from store.base import Store
+from store.base import Store, StoreUnavailable
 from vigie.config import Config, ConfigError
 from vigie.models import CrawlError, CrawlRun, utcnow
 
@@ -157,9 +157,13 @@ def alert_cycle() -> None:
     from alerts.outbox import deliver_due
 
     config = _bound().config
-    with open_store(config) as store:
-        alerts = run_cycle(config, store)
-        deliver_due(config, store)
+    try:
+        with open_store(config) as store:
+            alerts = run_cycle(config, store)
+            deliver_due(config, store)
+    except StoreUnavailable as exc:
+        log.warning("alert cycle skipped, store unavailable: %s", exc)
+        return
     log.info("alert cycle done", extra={"alerts": len(alerts)})
 
 
@@ -168,9 +172,13 @@ def send_digests() -> None:
     from alerts.outbox import deliver_due
 
     config = _bound().config
-    with open_store(config) as store:
-        queue_digests(config, store, utcnow())
-        deliver_due(config, store)
+    try:
+        with open_store(config) as store:
+            queue_digests(config, store, utcnow())
+            deliver_due(config, store)
+    except StoreUnavailable as exc:
+        log.warning("digests not sent yet, store unavailable: %s", exc)
+        return
     log.info("digests queued and delivered")
 
 

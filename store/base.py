@@ -35,6 +35,10 @@ class StoreError(Exception):
     """The store cannot do what was asked (offline, full disk, corrupt); the message says which and where."""
 
 
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached now (down, restarting, refusing us): a later try may well succeed."""
+
+
 class PostQuery(BaseModel):
     """Filters shared by search, counts and top lists. Empty tuples mean no filter; values within one filter are OR-ed."""
 

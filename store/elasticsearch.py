@@ -37,6 +37,7 @@ from store.base import (
     SearchResult,
     Store,
     StoreError,
+    StoreUnavailable,
     TermCount,
     TopField,
     UpsertResult,
@@ -67,7 +68,7 @@ _ModelT = TypeVar("_ModelT", bound=BaseModel)
 _StoreT = TypeVar("_StoreT", bound="SearchEngineStore")
 
 
-class ClusterUnreachable(StoreError):
+class ClusterUnreachable(StoreUnavailable):
     """The cluster cannot be reached (or refuses our credentials); posts written meanwhile wait in the spool."""
 
 

@@ -142,6 +142,11 @@ class Engine:
         return join_phrase_spans(spans, text, phrases)
 
 
+POOL_SIZE = 16
+"""Connections kept open to the cluster (the Elasticsearch client keeps 10 by default, the OpenSearch client 1,
+which the parallel `_bulk` lanes would otherwise open and close all the time)."""
+
+
 class OpenSearch(Engine):
     name = "OpenSearch"
     backend = "opensearch"
@@ -159,6 +164,7 @@ class OpenSearch(Engine):
             "timeout": options.pop("request_timeout"),
             "max_retries": options.pop("max_retries"),
             "retry_on_timeout": options.pop("retry_on_timeout"),
+            "pool_maxsize": POOL_SIZE,
         }
         if "basic_auth" in options:
             translated["http_auth"] = options.pop("basic_auth")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -241,3 +242,90 @@ def test_store_replay_sends_the_spool_to_the_node(tmp_path: Path, node_url: str,
     replayed = vigie_on_node(tmp_path, node_url, prefix, "store", "replay")
     assert replayed.exit_code == 0 and "2 spooled posts sent: 2 new, 0 updated, 0 refused" in replayed.output
     assert os_store(tmp_path, node_url, spool=False, index_prefix=prefix).count_posts(PostQuery()) == 2
+
+
+# ---------------------------------------------------------------- faults: the node stops and comes back
+
+
+@pytest.fixture
+def own_node(node: OpenSearchNode | None) -> Iterator[OpenSearchNode]:
+    """The test node, which these tests stop and start again (never a node of your own); ask for it after `prefix`,
+    so that it is up again when the prefix's indices are deleted."""
+    if node is None:
+        pytest.skip("the fault tests stop and start the node: they run on the test node, not on VIGIE_OPENSEARCH_URL")
+    node.start()
+    yield node
+    node.start()
+
+
+def spooled_ids(store: OpenSearchStore) -> list[str]:
+    assert store.spool is not None
+    return [p.id for segment in store.spool.segments() for batch, _ in store.spool.read(segment, 1000) for p in batch]
+
+
+def test_a_node_killed_mid_ingest_loses_nothing_and_stores_each_post_once(tmp_path: Path, prefix: str, own_node: OpenSearchNode) -> None:
+    """A crawl writes 3,000 posts in batches of 100 while the node is killed; some posts come twice (re-crawled)."""
+    store = os_store(tmp_path, own_node.url, index_prefix=prefix, batch_size=50, concurrency=2, request_timeout=5)
+    batches = [[post(str(n), likes=1) for n in range(start, start + 100)] for start in range(0, 3000, 100)]
+    newer = {later: range((later - 2) * 100, (later - 2) * 100 + 20) for later in range(2, len(batches), 3)}
+    for later, numbers in newer.items():  # every third batch also carries a newer version of 20 earlier posts
+        batches[later] += [post(str(n), likes=2) for n in numbers]
+    stored_before: dict[str, datetime] = {}
+    for number, batch in enumerate(batches):
+        if number == 8:
+            stored_before = {p.id: p.first_seen_at for p in store.iter_posts(PostQuery())}  # type: ignore[misc]
+            own_node.kill()
+        store.upsert_posts(batch)
+    assert len(stored_before) == 800
+    waiting = spooled_ids(store)
+    assert waiting and len(waiting) == sum(len(batch) for batch in batches[8:])
+    own_node.start()
+    replayed = store.replay_spool()
+    assert not store.spool.pending() and replayed.errors == []
+    total = store.count_posts(PostQuery())
+    assert total == 3000
+    walked = list(store.iter_posts(PostQuery(sort="oldest")))
+    assert len({p.id for p in walked}) == len(walked) == 3000
+    by_id = {p.id: p for p in walked}
+    assert {post_id: by_id[post_id].first_seen_at for post_id in stored_before} == stored_before
+    updated = {f"feed:{n}" for numbers in newer.values() for n in numbers}
+    assert all(by_id[post_id].engagement.likes == 2 for post_id in updated)
+    assert all(p.engagement.likes == 1 for p in walked if p.id not in updated)
+
+
+def test_alerts_and_dashboard_say_store_unavailable_while_the_node_is_down(
+    tmp_path: Path, prefix: str, own_node: OpenSearchNode, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.render import md
+    from scheduler import jobs
+    from scheduler.child import ChildProcesses
+
+    config_dir = write_config(tmp_path / "config", settings={"store": {"backend": "opensearch", "opensearch": {"index_prefix": prefix, "replicas": 0, "request_timeout": 5}}})
+    (tmp_path / "data").mkdir()
+    for name, value in {"VIGIE_CONFIG": str(config_dir), "VIGIE_DATA_DIR": str(tmp_path / "data"), "VIGIE_OPENSEARCH_URL": own_node.url, **EXTERNAL_ENV}.items():
+        monkeypatch.setenv(name, value)
+    config = load_config(config_dir, tmp_path / "data")
+    os_store(tmp_path / "seed", own_node.url, spool=False, index_prefix=prefix).upsert_posts([post("1"), post("2")])
+    jobs.bind(jobs.JobContext(config=config, children=ChildProcesses(grace=1)))
+    caplog.set_level(logging.INFO, logger="vigie.scheduler")
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=60)
+    try:
+        own_node.stop()
+        caplog.clear()
+        jobs.alert_cycle()
+        (skipped,) = [r for r in caplog.records if r.name == "vigie.scheduler"]
+        assert skipped.getMessage().startswith(f"alert cycle skipped, store unavailable: OpenSearch at {own_node.url} unreachable while")
+        assert "\n" not in skipped.getMessage() and skipped.exc_info is None
+        app.run()
+        (shown,) = [element.value for element in app.error]
+        assert shown.startswith("Store unavailable: " + md(f"OpenSearch at {own_node.url} unreachable")) and "\n" not in shown
+        own_node.start()
+        caplog.clear()
+        jobs.alert_cycle()
+        assert [r.getMessage() for r in caplog.records if r.name == "vigie.scheduler"] == ["alert cycle done"]
+        app.run()
+        assert not app.error and not app.exception
+    finally:
+        jobs.bind(None)
