@@ -16,8 +16,11 @@ A second reference, the full-text floor, is the least a store that answers full-
 bare table plus a contentless FTS5 index of title and text (no filters, counts or labels). Its ingest rate bounds
 what any SQLite store with full-text search reaches on this machine; the last lines print it and the store's share.
 
-Run: `.venv/bin/python bench/store.py [--sizes 100000,1000000] [--queries 40]`. With `VIGIE_ES_URL` set, an
-Elasticsearch column is added.
+Run: `.venv/bin/python bench/store.py [--sizes 100000,1000000] [--queries 40] [--opensearch]`. With `VIGIE_ES_URL`
+set, an Elasticsearch column is added; with `VIGIE_OPENSEARCH_URL` set, or `--opensearch` (which starts the test
+suite's OpenSearch node, Java 17+ and Maven, 2 GB of heap), an OpenSearch column, and a second OpenSearch figure:
+the same documents loaded by a raw `helpers.parallel_bulk` (plain `index` actions, as many threads as the store's
+lanes) in the same run, the floor the store's ingest (scripted upserts that keep `first_seen_at`) is compared with.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
@@ -218,6 +221,56 @@ def elasticsearch_factory(scratch: Path) -> Store:
     return ScratchElasticsearch.from_config(config, spool=False, index_prefix=f"vigie-bench-{os.getpid()}-{time.monotonic_ns()}")
 
 
+def opensearch_factory(url: str) -> StoreFactory:
+    """Fresh index prefixes on the OpenSearch node at `url`, deleted when the store is closed."""
+    from store.opensearch import OpenSearchStore
+    from vigie.config import load_config
+
+    class ScratchOpenSearch(OpenSearchStore):
+        def close(self) -> None:
+            self.delete_indices()
+            super().close()
+
+    def factory(scratch: Path) -> Store:
+        config_dir = scratch / "config"
+        config_dir.mkdir()
+        (config_dir / "vigie.yaml").write_text("store:\n  opensearch:\n    replicas: 0\n", encoding="utf-8")
+        config = load_config(config_dir, scratch / "data", environ={**os.environ, "VIGIE_STORE": "opensearch", "VIGIE_OPENSEARCH_URL": url})
+        return ScratchOpenSearch.from_config(config, spool=False, index_prefix=f"vigie-bench-{os.getpid()}-{time.monotonic_ns()}")
+
+    return factory
+
+
+def raw_parallel_bulk(factory: StoreFactory, sizes: list[int]) -> dict[int, float]:
+    """Posts/s of `helpers.parallel_bulk` loading the same documents into the same indices (schema installed first)."""
+    from opensearchpy.helpers import parallel_bulk
+
+    from store import es_bodies as bodies
+
+    rates = {}
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="vigie-bench-") as scratch:
+            store = factory(Path(scratch))
+            try:
+                store.init_schema()  # type: ignore[attr-defined]
+                names, settings = store.names, store.settings  # type: ignore[attr-defined]
+                timer = Timer()
+                for batch in batches(size):
+
+                    def load(batch: list[Post] = batch) -> None:
+                        actions = ({"_op_type": "index", "_index": names.posts_index(post.published_at), "_id": post.id, "_source": bodies.post_document(post)} for post in batch)
+                        for ok, item in parallel_bulk(store.client, actions, thread_count=settings.concurrency, chunk_size=settings.batch_size, raise_on_error=False):  # type: ignore[attr-defined]
+                            if not ok:
+                                raise RuntimeError(f"raw bulk refused a document: {item}")
+                        store.client.indices.refresh(index=names.posts_pattern)  # type: ignore[attr-defined]
+
+                    timer(load)
+            finally:
+                store.close()
+        rates[size] = size / timer.wall
+    return rates
+
+
 def render(console: Console, sizes: list[int], baseline: dict[int, Figures], backends: dict[str, dict[int, Figures]], floor: dict[int, Timer]) -> None:
     table = Table(title="Store benchmark (ratio: against the bare-table baseline of the same run; buckets: by day and narrative over 30 days)")
     table.add_column("measure")
@@ -255,17 +308,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated corpus sizes [default: 100000,1000000]")
     parser.add_argument("--queries", type=int, default=40, help="queries timed per measure [default: 40]")
+    parser.add_argument("--opensearch", action="store_true", help="start the test suite's OpenSearch node for an OpenSearch column")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     console = Console(stderr=True)
     backends = {"SQLite": run_backend(sqlite_factory, sizes, args.queries, console)}
     if os.environ.get("VIGIE_ES_URL"):
         backends["Elasticsearch"] = run_backend(elasticsearch_factory, sizes, args.queries, console)
+    raw: dict[int, float] = {}
+    with ExitStack() as stack:
+        url = os.environ.get("VIGIE_OPENSEARCH_URL")
+        if args.opensearch and not url:
+            from tests.support.opensearch import OpenSearchNode
+
+            console.log("starting the OpenSearch node")
+            node = stack.enter_context(OpenSearchNode(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vigie-bench-node-"))), heap="2g", quick_jit=False))
+            url = node.url
+        if url:
+            backends["OpenSearch"] = run_backend(opensearch_factory(url), sizes, args.queries, console)
+            console.log("OpenSearch: raw parallel_bulk")
+            raw = raw_parallel_bulk(opensearch_factory(url), sizes)
     console.log("baseline")
     baseline = run_baseline(sizes)
     console.log("full-text floor")
     floor = run_floor(sizes)
-    render(Console(width=None if sys.stdout.isatty() else 160), sizes, baseline, backends, floor)
+    output = Console(width=None if sys.stdout.isatty() else 160)
+    render(output, sizes, baseline, backends, floor)
+    for size, rate in raw.items():
+        ingest = backends["OpenSearch"][size].ingest_wall
+        output.print(f"OpenSearch, {size:,} posts: store ingest {ingest:,.0f} posts/s, raw helpers.parallel_bulk of the same documents {rate:,.0f} posts/s: {rate / ingest:.2f}x (target: within 1.5x)")
 
 
 if __name__ == "__main__":
