@@ -13,9 +13,10 @@ import base64
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from tests.support.factories import make_post, write_config
 from tests.support.opensearch import OpenSearchNode, missing_tools
 from vigie.cli import cli
 from vigie.config import load_config
+from vigie.models import Post
 
 EXTERNAL_URL = os.environ.get("VIGIE_OPENSEARCH_URL")
 EXTERNAL_ENV = {name: os.environ[name] for name in ("VIGIE_OPENSEARCH_API_KEY", "VIGIE_OPENSEARCH_USER", "VIGIE_OPENSEARCH_PASSWORD") if name in os.environ}
@@ -242,6 +244,59 @@ def test_store_replay_sends_the_spool_to_the_node(tmp_path: Path, node_url: str,
     replayed = vigie_on_node(tmp_path, node_url, prefix, "store", "replay")
     assert replayed.exit_code == 0 and "2 spooled posts sent: 2 new, 0 updated, 0 refused" in replayed.output
     assert os_store(tmp_path, node_url, spool=False, index_prefix=prefix).count_posts(PostQuery()) == 2
+
+
+# ---------------------------------------------------------------- the researchers' guide: every worked query runs
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "elasticsearch.md"
+
+
+def worked_queries() -> list[tuple[str, dict[str, Any]]]:
+    """(heading, body) of every request body of the guide's "Worked queries": curl `-d '…'` bodies and JSON blocks."""
+    section = GUIDE.read_text(encoding="utf-8").split("\n## Worked queries\n", 1)[1].split("\n## ", 1)[0]
+    found, heading = [], ""
+    for part in re.finditer(r"^### ([^\n]+)$|^```(sh|json)\n(.*?)^```", section, re.M | re.S):
+        if part.group(1):
+            heading = part.group(1)
+        elif part.group(2) == "json":
+            found.append((heading, json.loads(part.group(3))))
+        elif body := re.search(r"-d '(.*)'", part.group(3), re.S):
+            found.append((heading, json.loads(body.group(1))))
+    return found
+
+
+def guide_corpus(now: datetime) -> list[Post]:
+    """Posts the guide's queries are about: a narrative, a hashtag, a text copied across six channels, two languages."""
+    text = "L'énergie quantique guérit tout : les malades sont guéries en une nuit #plandemie"
+    copies = [
+        make_post(f"copy{n}", text, source_id=f"tg-{n}", platform="telegram", published_at=now - timedelta(days=2, hours=n), language="fr",
+                  narratives=["miracle-healing"], hashtags=["plandemie"], cluster_id="c-wide")
+        for n in range(6)
+    ]
+    return [*copies, make_post("en1", "Quantum energy heals everything", source_id="rss-en", published_at=now - timedelta(days=3), language="en")]
+
+
+def test_every_worked_query_of_the_guide_answers_sensibly(tmp_path: Path, node_url: str, prefix: str) -> None:
+    store = os_store(tmp_path, node_url, spool=False, index_prefix=prefix)
+    store.upsert_posts(guide_corpus(datetime.now(UTC)))
+    queries = worked_queries()
+    assert [heading for heading, _ in queries] == [
+        "Posts of a narrative per day",
+        "Top channels for a hashtag last week",
+        "Copy-paste clusters spanning more than 5 sources",
+        "Language split",
+        "Full text, with and without stemming",
+        "Full text, with and without stemming",
+    ]
+    answers = [store.client.search(index=f"{prefix}-posts", body=body) for _, body in queries]
+    per_day, channels, clusters, languages, phrase, stemmed = answers
+    assert sum(day["doc_count"] for day in per_day["aggregations"]["per_day"]["buckets"]) == 6
+    assert {b["key"] for b in channels["aggregations"]["channels"]["buckets"]} == {f"tg-{n}" for n in range(6)}
+    (wide,) = clusters["aggregations"]["clusters"]["buckets"]
+    assert (wide["key"], wide["sources"]["value"], wide["first"]["hits"]["hits"][0]["_source"]["source_id"]) == ("c-wide", 6, "tg-5")
+    assert {b["key"]: b["doc_count"] for b in languages["aggregations"]["languages"]["buckets"]} == {"fr": 6, "en": 1}
+    assert phrase["hits"]["total"]["value"] == 6 and "<em>énergie</em>" in phrase["hits"]["hits"][0]["highlight"]["text"][0]
+    assert stemmed["hits"]["total"]["value"] == 6
 
 
 # ---------------------------------------------------------------- faults: the node stops and comes back
