@@ -50,10 +50,6 @@ from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, Saved
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = ELASTICSEARCH.api_key_env
-USER_ENV = ELASTICSEARCH.user_env
-PASSWORD_ENV = ELASTICSEARCH.password_env
-
 UNAVAILABLE_STATUSES = frozenset({401, 403, 429, 500, 502, 503, 504})
 """Answers after which posts are spooled rather than refused: the cluster (or our access to it) is down, not the post."""
 
