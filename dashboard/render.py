@@ -122,6 +122,14 @@ def source_url(source: Any) -> str | None:
         url = f"https://bsky.app/profile/{quote(source.actor)}" if source.actor else f"https://bsky.app/search?q={quote(source.search)}"
     elif platform == "youtube":
         url = f"https://www.youtube.com/channel/{source.channel_id}"
+    elif platform == "peertube":
+        instance = source.instance.rstrip("/")
+        if source.channel:
+            url = f"{instance}/video-channels/{quote(source.channel.lstrip('@'), safe='@')}"
+        elif source.account:
+            url = f"{instance}/accounts/{quote(source.account.lstrip('@'), safe='@')}"
+        else:
+            url = f"{instance}/search?search={quote(source.search)}"
     else:
         url = source.url
     return safe_url(url)

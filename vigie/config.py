@@ -121,6 +121,20 @@ class YoutubeSource(_SourceBase):
     channel_id: str = Field(pattern=r"^UC[A-Za-z0-9_-]{22}$")
 
 
+class PeertubeSource(_SourceBase):
+    platform: Literal["peertube"]
+    instance: str = Field(pattern=r"^https?://", description="Instance URL, e.g. https://peertube.example.org")
+    channel: str | None = Field(None, description="Channel handle: `name` on the instance, or `name@host` for a remote one.")
+    account: str | None = Field(None, description="Account handle: `name` or `name@host`.")
+    search: str | None = Field(None, description="Words searched in the instance's videos.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> PeertubeSource:
+        if sum(target is not None for target in (self.channel, self.account, self.search)) != 1:
+            raise ValueError("give exactly one of channel, account or search")
+        return self
+
+
 class FeedSource(_SourceBase):
     platform: Literal["feed"]
     url: str = Field(pattern=r"^https?://")
@@ -142,7 +156,7 @@ class ForumSource(_SourceBase):
 
 
 Source = Annotated[
-    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource,
+    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource | PeertubeSource,
     Field(discriminator="platform"),
 ]
 
@@ -401,7 +415,7 @@ def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:
     return ""
 
 
-_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource)
+_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource, PeertubeSource)
 
 
 def validate_file(path: Path, model: type[BaseModel], data: Any = None, node: yaml.Node | None = None) -> Any:

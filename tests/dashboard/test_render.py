@@ -78,6 +78,9 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
         ({"platform": "bluesky", "actor": "someone.bsky.social"}, "https://bsky.app/profile/someone.bsky.social"),
         ({"platform": "youtube", "channel_id": "UCsXVk37bltHxD1rDPwtNM8Q"}, "https://www.youtube.com/channel/UCsXVk37bltHxD1rDPwtNM8Q"),
         ({"platform": "feed", "url": "https://www.unadfi.org/feed/"}, "https://www.unadfi.org/feed/"),
+        ({"platform": "peertube", "instance": "https://tube.example.fr/", "channel": "eveil@tube.example.fr"}, "https://tube.example.fr/video-channels/eveil@tube.example.fr"),
+        ({"platform": "peertube", "instance": "https://tube.example.fr", "account": "guru"}, "https://tube.example.fr/accounts/guru"),
+        ({"platform": "peertube", "instance": "https://tube.example.fr", "search": "guérison"}, "https://tube.example.fr/search?search=gu%C3%A9rison"),
     ],
 )
 def test_source_links(source: dict, url: str) -> None:
