@@ -130,6 +130,11 @@ def source_url(source: Any) -> str | None:
             url = f"{instance}/accounts/{quote(source.account.lstrip('@'), safe='@')}"
         else:
             url = f"{instance}/search?search={quote(source.search)}"
+    elif platform == "odysee":
+        if source.channel:
+            url = f"https://odysee.com/{quote(source.channel, safe='@')}" if source.channel.startswith("@") else None
+        else:
+            url = f"https://odysee.com/$/search?q={quote(source.text or ' '.join(source.tags))}"
     else:
         url = source.url
     return safe_url(url)

@@ -135,6 +135,19 @@ class PeertubeSource(_SourceBase):
         return self
 
 
+class OdyseeSource(_SourceBase):
+    platform: Literal["odysee"]
+    channel: str | None = Field(None, pattern=r"^(@[^\s#:/]+|[0-9a-f]{40})$", description="Channel as `@name` or its 40-hex claim id.")
+    tags: list[str] | None = Field(None, min_length=1, description="Streams carrying any of these tags.")
+    text: str | None = Field(None, min_length=1, description="Words searched in titles and descriptions.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> OdyseeSource:
+        if sum(target is not None for target in (self.channel, self.tags, self.text)) != 1:
+            raise ValueError("give exactly one of channel, tags or text")
+        return self
+
+
 class FeedSource(_SourceBase):
     platform: Literal["feed"]
     url: str = Field(pattern=r"^https?://")
@@ -156,7 +169,7 @@ class ForumSource(_SourceBase):
 
 
 Source = Annotated[
-    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource | PeertubeSource,
+    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource | PeertubeSource | OdyseeSource,
     Field(discriminator="platform"),
 ]
 
@@ -415,7 +428,7 @@ def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:
     return ""
 
 
-_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource, PeertubeSource)
+_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource, PeertubeSource, OdyseeSource)
 
 
 def validate_file(path: Path, model: type[BaseModel], data: Any = None, node: yaml.Node | None = None) -> Any:

@@ -81,6 +81,9 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
         ({"platform": "peertube", "instance": "https://tube.example.fr/", "channel": "eveil@tube.example.fr"}, "https://tube.example.fr/video-channels/eveil@tube.example.fr"),
         ({"platform": "peertube", "instance": "https://tube.example.fr", "account": "guru"}, "https://tube.example.fr/accounts/guru"),
         ({"platform": "peertube", "instance": "https://tube.example.fr", "search": "guérison"}, "https://tube.example.fr/search?search=gu%C3%A9rison"),
+        ({"platform": "odysee", "channel": "@geopolitique-profonde"}, "https://odysee.com/@geopolitique-profonde"),
+        ({"platform": "odysee", "channel": "0de4444828156581df06501fe8bb22859f352ea6"}, None),
+        ({"platform": "odysee", "text": "plandémie"}, "https://odysee.com/$/search?q=pland%C3%A9mie"),
     ],
 )
 def test_source_links(source: dict, url: str) -> None:

@@ -5,12 +5,14 @@
         server.add("/feed", Reply(status=429, headers={"Retry-After": "1"}), Reply(body=b"..."))
         server.url("/feed")                             # http://127.0.0.1:PORT/feed
         server.hits("/feed")                            # requests received for that path
+        server.bodies("/proxy")                         # bodies of the POST requests received there (JSON-RPC)
 
 A path (with its query string, if the route has one) maps to a sequence of replies: each request takes
 the next one and the last repeats, so `429 then 200` or `500 then 200` is one `add()`. A reply can wait
 before answering (`delay`) to make a client time out. Unknown paths get 404, `/robots.txt` included
 unless a route is added for it. Routes can be replaced between crawls (`add()` again) to make a new page
-appear. Every request is recorded (method, path, headers). Only the standard library is used.
+appear. Every request is recorded (method, path, headers, body). POST is answered like GET, from the same
+routes (a JSON-RPC endpoint serves its pages in turn). Only the standard library is used.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class ReceivedRequest:
     path: str
     headers: dict[str, str]
     at: float
+    body: bytes = b""
 
 
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "content-encoding", "alt-svc"})
@@ -114,6 +117,11 @@ class ReplayServer:
         with self._lock:
             return sum(1 for request in self.requests if _matches(request.path, path))
 
+    def bodies(self, path: str) -> list[bytes]:
+        """Bodies of the POST requests received for `path`, in order."""
+        with self._lock:
+            return [request.body for request in self.requests if request.method == "POST" and _matches(request.path, path)]
+
     def _next(self, target: str) -> Reply:
         with self._lock:
             key = target if target in self._routes else urlsplit(target).path
@@ -136,9 +144,12 @@ class ReplayServer:
             def do_HEAD(self) -> None:  # noqa: N802
                 self._answer(send_body=False)
 
-            def _answer(self, send_body: bool) -> None:
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer(send_body=True, body=self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _answer(self, send_body: bool, body: bytes = b"") -> None:
                 with server._lock:
-                    server.requests.append(ReceivedRequest(self.command, self.path, dict(self.headers.items()), time.monotonic()))
+                    server.requests.append(ReceivedRequest(self.command, self.path, dict(self.headers.items()), time.monotonic(), body))
                 reply = server._next(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
