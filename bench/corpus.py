@@ -1,6 +1,6 @@
 """Benchmark volume built from the recorded fixtures: realistic posts, as many as asked, always the same for a seed.
 
-The texts are the real ones in `tests/fixtures/` (Reddit, Mastodon, Bluesky, feeds, YouTube, Telegram, PeerTube, Odysee, the langid
+The texts are the real ones in `tests/fixtures/` (Reddit, Mastodon, Bluesky, feeds, YouTube, Telegram, PeerTube, Odysee, 4chan, the langid
 sentences); the rest (platform spread, ~200 sources, ~5,000 authors, hashtags, links, watchlist narratives with their
 match spans, copy-paste clusters, a daily cycle over 60 days) is drawn from a seeded generator. Posts come out one at
 a time, so a million of them never sit in memory, day after day as a crawler collects them (in random order within
@@ -36,8 +36,8 @@ NARRATIVES: dict[str, tuple[str, ...]] = {
     "5g_health": ("ondes 5g", "5g radiation", "électrosensibilité"),
 }
 
-_PLATFORM_WEIGHTS = {"telegram": 30, "mastodon": 18, "reddit": 15, "bluesky": 10, "feed": 14, "youtube": 5, "forum": 8, "peertube": 2, "odysee": 2}
-_FIXTURE_LANGUAGE = {"telegram": "ru", "mastodon": "en", "reddit": "en", "bluesky": "en", "feed": "en", "youtube": "en", "forum": "de", "peertube": "fr", "odysee": "en"}
+_PLATFORM_WEIGHTS = {"telegram": 30, "mastodon": 18, "reddit": 15, "bluesky": 10, "feed": 14, "youtube": 5, "forum": 8, "peertube": 2, "odysee": 2, "imageboard": 3}
+_FIXTURE_LANGUAGE = {"telegram": "ru", "mastodon": "en", "reddit": "en", "bluesky": "en", "feed": "en", "youtube": "en", "forum": "de", "peertube": "fr", "odysee": "en", "imageboard": "en"}
 _LANGUAGE_WEIGHTS = {"fr": 40, "en": 25, "de": 7, "es": 5, "it": 4, "pt": 4, "nl": 3, "ru": 5, "ar": 2, "pl": 2, "sv": 1, "tr": 2}
 _HOUR_WEIGHTS = (2, 1, 1, 1, 1, 2, 4, 6, 8, 9, 9, 9, 10, 9, 8, 8, 9, 10, 12, 14, 15, 13, 8, 4)
 _SOURCES = 200
@@ -103,6 +103,9 @@ def _texts() -> dict[str, tuple[str, ...]]:
         texts["peertube"].append(f"{video['name']}\n{video.get('description') or ''}".strip())
     for claim in json.loads((FIXTURES / "odysee" / "claim_search.json").read_text(encoding="utf-8"))["result"]["items"]:
         texts["odysee"].append(f"{claim['value'].get('title', '')}\n{claim['value'].get('description', '')}".strip())
+    for page in json.loads((FIXTURES / "imageboard" / "4chan-catalog-po.json").read_text(encoding="utf-8")):
+        for thread in page["threads"]:
+            texts["imageboard"] += [_plain(post.get("com", "")) for post in [thread, *thread.get("last_replies", [])]]
     for path in sorted((FIXTURES / "telegram").rglob("*.html")):
         texts["telegram"] += [_plain(m) for m in _TELEGRAM_TEXT.findall(path.read_text(encoding="utf-8"))]
     for path in sorted((FIXTURES / "forum").glob("*.html")):

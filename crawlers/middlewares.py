@@ -1,8 +1,8 @@
 """What every spider gets without asking: retries with backoff, error lines, page counts, caps, the cursor.
 
-Downloader side: `BackoffRetryMiddleware` (Retry-After and exponential backoff) and `OutcomeMiddleware`
+Downloader side: `BackoffRetryMiddleware` (Retry-After and exponential backoff), `OutcomeMiddleware`
 (the final outcome of every request: an HTTP error, a dead host, a timeout or a login page becomes one
-error line of the source). Spider side: `PageMiddleware` (pages read, evidence archive),
+error line of the source) and `HostPaceMiddleware` (a host's minimum interval, across every crawl). Spider side: `PageMiddleware` (pages read, evidence archive),
 `RunLimitsMiddleware` (page and item caps) and `IncrementalMiddleware` (known posts dropped, paging
 stops at the cursor).
 """
@@ -10,12 +10,16 @@ stops at the cursor).
 from __future__ import annotations
 
 import email.utils
+import fcntl
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -112,6 +116,47 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry is not None:
             await sleep(delay)
         return retry
+
+
+class HostPaceMiddleware:
+    """At most one request per `VIGIE_HOST_INTERVAL` seconds to a host, counted across every crawl on this
+    machine (two boards of one imageboard crawled at once, or by two processes, share the host's pace).
+
+    Each host's last request time lives in a small file under `VIGIE_PACE_DIR`, read and written under an
+    exclusive lock held for microseconds; a request that comes too early waits without blocking the reactor.
+    Off (interval 0) for the platforms that set no minimum (`crawlers.settings.PLATFORM_MIN_DELAY`).
+    """
+
+    def __init__(self, interval: float, folder: Path) -> None:
+        self.interval = interval
+        self.folder = folder
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostPaceMiddleware:
+        return cls(crawler.settings.getfloat("VIGIE_HOST_INTERVAL"), Path(crawler.settings.get("VIGIE_PACE_DIR") or "."))
+
+    async def process_request(self, request: Request) -> None:
+        if self.interval <= 0:
+            return
+        host = urlsplit(request.url).netloc.replace(":", "_") or "_"
+        while (wait := self._claim(self.folder / f"{host}.pace")) > 0:
+            await sleep(wait)
+
+    def _claim(self, path: Path) -> float:
+        """0 after recording this request's time; else how long to wait before trying again."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a+", encoding="ascii") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            text = handle.read().strip()
+            now = time.time()
+            ready = (float(text) if text else 0.0) + self.interval
+            if now < ready:
+                return ready - now
+            handle.seek(0)
+            handle.truncate()
+            handle.write(repr(now))
+        return 0.0
 
 
 def _is_robots(request: Request) -> bool:

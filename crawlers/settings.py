@@ -50,6 +50,10 @@ VIGIE_MAX_RETRY_AFTER = 600.0
 VIGIE_MAX_PAGES = 20
 VIGIE_MAX_ITEMS = 2000
 VIGIE_BACKFILL_PAGES = 3
+VIGIE_HOST_INTERVAL = 0.0
+"""Seconds between two requests to one host across every crawl on the machine (0: no such limit)."""
+VIGIE_PACE_DIR = None
+"""Folder of the per-host pace files of `HostPaceMiddleware` (under the data dir)."""
 VIGIE_BACKFILL_DAYS = None
 """On a first run, posts older than this many days are not collected (None: no limit)."""
 
@@ -64,6 +68,7 @@ DOWNLOADER_MIDDLEWARES = {
     "crawlers.middlewares.OutcomeMiddleware": 40,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
+    "crawlers.middlewares.HostPaceMiddleware": 560,
 }
 SPIDER_MIDDLEWARES = {
     "crawlers.middlewares.PageMiddleware": 600,
@@ -82,17 +87,27 @@ EXTENSIONS = {
 HTML_PLATFORMS = frozenset({"feed", "forum", "telegram"})
 """Platforms whose pages are web pages rather than APIs: robots.txt is obeyed for them."""
 
+PLATFORM_MIN_DELAY = {"imageboard": 1.0}
+"""Seconds between two requests to one host that a platform's API rules demand, whatever vigie.yaml says
+(4chan: one request per second); for these, one request at a time, no random shortening of the delay, and
+the interval kept per host across crawls (`HostPaceMiddleware`)."""
+
 
 def source_settings(config: Config, source: Any) -> dict[str, Any]:
     """Scrapy settings for one source's crawler, from vigie.yaml's `crawl:` section and the source's caps."""
     crawl = config.settings.crawl
+    floor = PLATFORM_MIN_DELAY.get(source.platform)
+    delay = max(crawl.download_delay, floor or 0.0)
     return {
         "USER_AGENT": crawl.user_agent.format(contact_url=crawl.contact_url),
         "DOWNLOAD_TIMEOUT": crawl.timeout,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrent_requests_per_domain,
-        "DOWNLOAD_DELAY": crawl.download_delay,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 1 if floor else crawl.concurrent_requests_per_domain,
+        "DOWNLOAD_DELAY": delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": not floor,
+        "VIGIE_HOST_INTERVAL": floor or 0.0,
+        "VIGIE_PACE_DIR": str(config.data_dir / "pace"),
         "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
-        "AUTOTHROTTLE_START_DELAY": crawl.download_delay,
+        "AUTOTHROTTLE_START_DELAY": delay,
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrent_requests_per_domain),
         "RETRY_TIMES": crawl.retry_times,
         "VIGIE_BACKOFF_BASE": crawl.backoff_base,

@@ -135,6 +135,9 @@ def source_url(source: Any) -> str | None:
             url = f"https://odysee.com/{quote(source.channel, safe='@')}" if source.channel.startswith("@") else None
         else:
             url = f"https://odysee.com/$/search?q={quote(source.text or ' '.join(source.tags))}"
+    elif platform == "imageboard":
+        board = quote(source.board)
+        url = f"https://boards.4chan.org/{board}/catalog" if source.api.rstrip("/") == "https://a.4cdn.org" else f"{source.api.rstrip('/')}/{board}/"
     else:
         url = source.url
     return safe_url(url)

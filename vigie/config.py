@@ -148,6 +148,21 @@ class OdyseeSource(_SourceBase):
         return self
 
 
+class ImageboardSource(_SourceBase):
+    platform: Literal["imageboard"]
+    board: str = Field(pattern=r"^[A-Za-z0-9_]{1,32}$", description="Board name without slashes, e.g. `pol`.")
+    api: str = Field("https://a.4cdn.org", pattern=r"^https?://", description="Base URL of the board's read-only JSON API (4chan's by default).")
+    layout: Literal["4chan", "vichan"] = Field("4chan", description="`4chan` (`/BOARD/thread/N.json`) or `vichan` (`/BOARD/res/N.json`, same JSON).")
+    match: list[str] = Field(default_factory=list, description="Watch only threads whose subject or first post contains one of these (case-insensitive); empty: every thread.")
+
+    @field_validator("every")
+    @classmethod
+    def _not_too_often(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=10):
+            raise ValueError("imageboard threads may not be refreshed more than once per 10 s: use 10s or more")
+        return value
+
+
 class FeedSource(_SourceBase):
     platform: Literal["feed"]
     url: str = Field(pattern=r"^https?://")
@@ -169,7 +184,7 @@ class ForumSource(_SourceBase):
 
 
 Source = Annotated[
-    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource | PeertubeSource | OdyseeSource,
+    TelegramSource | MastodonSource | RedditSource | BlueskySource | YoutubeSource | FeedSource | ForumSource | PeertubeSource | OdyseeSource | ImageboardSource,
     Field(discriminator="platform"),
 ]
 
@@ -428,7 +443,7 @@ def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:
     return ""
 
 
-_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource, PeertubeSource, OdyseeSource)
+_SOURCE_MODELS = (TelegramSource, MastodonSource, RedditSource, BlueskySource, YoutubeSource, FeedSource, ForumSource, PeertubeSource, OdyseeSource, ImageboardSource)
 
 
 def validate_file(path: Path, model: type[BaseModel], data: Any = None, node: yaml.Node | None = None) -> Any:

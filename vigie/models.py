@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Platform = Literal["telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum", "peertube", "odysee"]
+Platform = Literal["telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum", "peertube", "odysee", "imageboard"]
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")

@@ -84,6 +84,8 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
         ({"platform": "odysee", "channel": "@geopolitique-profonde"}, "https://odysee.com/@geopolitique-profonde"),
         ({"platform": "odysee", "channel": "0de4444828156581df06501fe8bb22859f352ea6"}, None),
         ({"platform": "odysee", "text": "plandémie"}, "https://odysee.com/$/search?q=pland%C3%A9mie"),
+        ({"platform": "imageboard", "board": "pol"}, "https://boards.4chan.org/pol/catalog"),
+        ({"platform": "imageboard", "board": "qresearch", "api": "https://8kun.example", "layout": "vichan"}, "https://8kun.example/qresearch/"),
     ],
 )
 def test_source_links(source: dict, url: str) -> None:

@@ -38,7 +38,7 @@ def test_enrich_text_objects_and_posts_and_report_bad_lines() -> None:
     assert errors[:3] == [
         "stdin:2: invalid JSON: Expecting property name enclosed in double quotes at column 2",
         "stdin:3: expected a post or an object with a `text` string",
-        "stdin:6: not a valid post: platform: Input should be 'telegram', 'mastodon', 'reddit', 'bluesky', 'youtube', 'feed', 'forum', 'peertube' or 'odysee'",
+        "stdin:6: not a valid post: platform: Input should be 'telegram', 'mastodon', 'reddit', 'bluesky', 'youtube', 'feed', 'forum', 'peertube', 'odysee' or 'imageboard'",
     ]
     assert errors[3] == "Error: 3 bad lines skipped (reported above)"
 
