@@ -79,7 +79,7 @@ class Post(_Record):
 
     id: str = Field("", description="Stable id `platform:native_id`: the same post crawled twice is one record.")
     platform: Platform = Field(description="The platform the post was collected from.")
-    native_id: str = Field(min_length=1, description="The platform's own id of the post (Telegram `channel/123`, Mastodon status URI id, Reddit `t3_…`, Bluesky AT URI, YouTube video id, feed entry id or link).")
+    native_id: str = Field(min_length=1, description="The platform's own id of the post (Telegram `channel/123`, Mastodon status URI id, Reddit `t3_…`, Bluesky AT URI, YouTube video id, feed entry id or link, PeerTube video uuid, Odysee claim id, imageboard `board/number`).")
     source_id: str = Field(min_length=1, description="Id of the watched source (from `sources.yaml`) that collected it.")
     url: str | None = Field(None, description="Public URL of the post on its platform.")
     author: Author = Field(default_factory=Author, description="Who published it.")
