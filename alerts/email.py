@@ -19,9 +19,11 @@ from zoneinfo import ZoneInfo
 
 from vigie.config import Settings
 from enrich.rules import explain
-from vigie.models import Alert, OutboxMessage, Post
+from vigie.models import Alert, OutboxMessage, Post, timed_matches, url_at, video_clock
 
 SAMPLE_CHARS = 300
+MOMENTS = 3
+"""Moments of a sample video linked in an email: where each of its first terms is first said."""
 SUBJECT_CHARS = 160
 _KIND_TITLES = {"spike": "Spike", "emerging": "Emerging", "source_silent": "Source silent"}
 
@@ -148,6 +150,13 @@ def _sample_origin(post: Post, zone: ZoneInfo) -> str:
     return f"{post.source_id} · {author} · {_when(post.published_at, zone)}"
 
 
+def _moments(post: Post, link: str) -> list[tuple[str, float, str]]:
+    """(term, second, link opening the video there): where each watchlist term is first said in the post's video."""
+    first = {match.term: match for match in reversed(timed_matches(post))}
+    ordered = sorted(first.values(), key=lambda match: match.at or 0.0)[:MOMENTS]
+    return [(match.term, match.at or 0.0, url_at(link, match.at or 0.0)) for match in ordered]
+
+
 def _as_text(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: ZoneInfo) -> str:
     out = [title, "=" * len(title), ""]
     out += [f"{line.label}: {line.value}" + (f" <{line.link}>" if line.link else "") for line in lines]
@@ -158,6 +167,7 @@ def _as_text(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: 
             out += [f"   Why: {reason}" for reason in _sample_reasons(post)]
             if link := safe_link(post.url):
                 out.append(f"   {link}")
+                out += [f"   said at {video_clock(at)} ({one_line(term, 60)}): {moment}" for term, at, moment in _moments(post, link)]
     out += ["", "Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page."]
     return "\n".join(out) + "\n"
 
@@ -179,7 +189,11 @@ def _as_html(title: str, lines: Sequence[_Line], samples: Sequence[Post], zone: 
             if link:
                 origin = f'<a href="{html.escape(link, quote=True)}">{origin}</a>'
             reasons = "".join(f"<br><small>Why: {html.escape(reason)}</small>" for reason in _sample_reasons(post))
-            parts.append(f"<li><small>{origin}</small><br><blockquote>{html.escape(_sample_text(post))}</blockquote>{reasons}</li>")
+            said = "".join(
+                f'<br><small><a href="{html.escape(moment, quote=True)}">said at {html.escape(video_clock(at))}</a> ({html.escape(one_line(term, 60))})</small>'
+                for term, at, moment in (_moments(post, link) if link else [])
+            )
+            parts.append(f"<li><small>{origin}</small><br><blockquote>{html.escape(_sample_text(post))}</blockquote>{reasons}{said}</li>")
         parts.append("</ol>")
     parts.append("<p><small>Vigie: sent because you subscribed to this rule; change it in the dashboard's Subscriptions page.</small></p></body></html>")
     return "\n".join(parts)

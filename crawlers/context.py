@@ -100,6 +100,8 @@ class SourceRun:
     newest_at: datetime | None = None
     newest_ids: set[str] = field(default_factory=set)
     drop_reasons: Counter[str] = field(default_factory=Counter)
+    cursor_extras: dict[str, Any] = field(default_factory=dict)
+    """Keys other components keep in the source's cursor (the videos whose transcript is still to fetch)."""
     listeners: list[Callable[[SourceRun], None]] = field(default_factory=list)
 
     @classmethod
@@ -147,6 +149,7 @@ class SourceRun:
                 cursor.update(newest_at=self.newest_at.isoformat(), newest_ids=sorted(self.newest_ids))
             elif self.newest_at == previous[0]:
                 cursor["newest_ids"] = sorted(previous[1] | self.newest_ids)
+        cursor.update(self.cursor_extras)
         cursor["last_run_id"] = self.run.id
         return cursor
 

@@ -78,6 +78,7 @@ SPIDER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawlers.pipelines.ValidatePipeline": 100,
     "crawlers.pipelines.SourceTagsPipeline": 200,
+    "crawlers.transcripts.TranscriptPipeline": 300,
     "crawlers.pipelines.StorePipeline": 900,
 }
 EXTENSIONS = {

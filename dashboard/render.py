@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import streamlit as st
 
 from enrich.rules import explain
-from vigie.models import Post
+from vigie.models import Post, timed_matches, url_at, video_clock
 
 _ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
 HIGHLIGHT = "orange-background"
@@ -106,7 +106,14 @@ def post_card(post: Post, zone: ZoneInfo, spans: Iterable[tuple[int, int]] = (),
         url = safe_url(post.url)
         if url:
             st.link_button("Open the original ↗", url, key=f"open-{key}-{post.id}")
+            moments = [(match, _link_target(url_at(url, match.at or 0.0))) for match in timed_matches(post)]
+            if moments:
+                st.markdown("Said in the video: " + " · ".join(f"[▶ {video_clock(match.at or 0.0)} {md(match.term)}]({link})" for match, link in moments))
 
+
+def _link_target(url: str) -> str:
+    """A safe URL as a Markdown link target: parentheses encoded, so the link cannot end early."""
+    return url.replace("(", "%28").replace(")", "%29")
 
 def source_url(source: Any) -> str | None:
     """The public page of a configured source, for analysts to open; None when the platform has none to show."""

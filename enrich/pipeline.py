@@ -13,6 +13,7 @@ from enrich.duplicates import Member, NearDuplicateIndex, NearDuplicates, assign
 from enrich.entities import extract_entities
 from enrich.folding import WORD
 from enrich.language import LanguageIdentifier
+from enrich.transcripts import timed
 from enrich.watchlists import Tagging, WatchlistMatcher, watchlist_matcher
 from vigie.config import ConfigError
 from vigie.models import Post, TagMatch
@@ -27,10 +28,10 @@ def post_body(post: Post) -> str:
 
 def retag(post: Post, tagging: Tagging, replaced: Iterable[TagMatch] | None = None) -> tuple[list[str], list[str], list[TagMatch]]:
     """Tags, narratives and matches after a new tagging: tags that no replaced match produced
-    (the source's tags) are kept, in front."""
+    (the source's tags) are kept, in front; matches in a transcript get their second in the video."""
     old_terms = {match.term for match in (post.matches if replaced is None else replaced)}
     kept = [tag for tag in post.tags if tag not in old_terms]
-    return list(dict.fromkeys([*kept, *tagging.terms])), tagging.narratives, tagging.matches
+    return list(dict.fromkeys([*kept, *tagging.terms])), tagging.narratives, timed(post, tagging.matches)
 
 
 class Enricher:

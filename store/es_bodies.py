@@ -183,6 +183,7 @@ def post_mappings() -> dict[str, Any]:
             "cluster_id": _KEYWORD,
             "near_dup_keys": _KEYWORD,
             "raw_sha256": _KEYWORD,
+            "transcript": _STORED_ONLY,
         },
     }
 
@@ -220,6 +221,7 @@ SMALL_INDEX_MAPPINGS: dict[str, dict[str, Any]] = {
         "updated_posts": {"type": "integer"},
         "dropped_items": {"type": "integer"},
         "errors": _STORED_ONLY,
+        "transcripts": _STORED_ONLY,
     },
     "cursors": {"source_id": _KEYWORD, "cursor": _STORED_ONLY, "updated_at": _DATE},
     "alerts": {

@@ -119,6 +119,8 @@ class BlueskySource(_SourceBase):
 class YoutubeSource(_SourceBase):
     platform: Literal["youtube"]
     channel_id: str = Field(pattern=r"^UC[A-Za-z0-9_-]{22}$")
+    transcripts: bool = Field(True, description="Fetch each video's captions and add what it says to its post.")
+    max_transcripts: int = Field(20, ge=0, description="Transcripts fetched per run at most (new videos first, then earlier misses).")
 
 
 class PeertubeSource(_SourceBase):

@@ -18,6 +18,7 @@ PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
 
 _SPACES = re.compile(r"[ \t\f\v\u00a0\u2000-\u200b\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_YOUTUBE_SHORT = re.compile(r"^https://(?:www\.|m\.)?youtube\.com/shorts/([A-Za-z0-9_-]{11})(?:[?#].*)?$")
 
 
 def utcnow() -> datetime:
@@ -46,6 +47,29 @@ def post_id(platform: str, native_id: str) -> str:
     return f"{platform}:{native_id}"
 
 
+def url_at(url: str, seconds: float) -> str:
+    """A video's URL that opens it at that second (`watch?v=ID&t=83s`; a YouTube Short's too, as a watch URL)."""
+    short = _YOUTUBE_SHORT.match(url)
+    base, _, fragment = (f"https://www.youtube.com/watch?v={short[1]}" if short else url).partition("#")
+    return f"{base}{'&' if '?' in base else '?'}t={int(seconds)}s" + (f"#{fragment}" if fragment else "")
+
+
+def video_clock(seconds: float) -> str:
+    """`1:02:03`, `2:05`: a moment of a video as players show it."""
+    minutes, second = divmod(int(seconds), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
+
+
+def timed_matches(post: Post) -> list[TagMatch]:
+    """The post's matches said in its video (a transcript match has `at`), earliest first, one per term and second."""
+    seen: dict[tuple[str, int], TagMatch] = {}
+    for match in post.matches:
+        if match.at is not None:
+            seen.setdefault((match.term, int(match.at)), match)
+    return sorted(seen.values(), key=lambda match: match.at or 0.0)
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -72,6 +96,16 @@ class TagMatch(_Record):
     watchlist: str | None = Field(None, description="Id of the watchlist file the narrative comes from.")
     rule: str | None = Field(None, description="For a match found by a rule, the rule as written in the watchlist (`five-g NEAR/12 virus`); null for a term, hashtag or pattern.")
     group: str | None = Field(None, description="For a match found by a rule, the concept group whose term this is (a phrase written in the rule is its own group, in quotes).")
+    at: float | None = Field(None, ge=0, description="For a match in a video's transcript: the second of the video where the caption cue holding it starts (links open the video there).")
+
+
+class Transcript(_Record):
+    """What a video says, appended to its post's text after the description."""
+
+    language: str = Field(description="Language code of the caption track, as YouTube gives it.")
+    generated: bool = Field(description="True for YouTube's automatic captions, false for a track made by people.")
+    offset: int = Field(ge=0, description="Where the transcript starts in the post's `text`, in characters.")
+    cues: list[tuple[int, float]] = Field(default_factory=list, description="Each caption cue as [its start in `text`, in characters; its start in the video, in seconds].")
 
 
 class Post(_Record):
@@ -107,6 +141,7 @@ class Post(_Record):
     cluster_id: str | None = Field(None, description="Copy-paste cluster: posts with near-identical text share it (MinHash/LSH).")
     near_dup_keys: list[str] = Field(default_factory=list, description="LSH band keys of the text's MinHash signature, used to find near-copies.")
     raw_sha256: str | None = Field(None, description="SHA-256 (hex) of the raw HTTP response body the post was parsed from: evidence of what the platform served.")
+    transcript: Transcript | None = Field(None, description="For a YouTube video whose captions were fetched: the track and where each cue is in `text`.")
 
     @field_validator("published_at", "collected_at", "first_seen_at")
     @classmethod
@@ -153,6 +188,7 @@ class CrawlRun(_Record):
     new_posts: int = 0
     updated_posts: int = 0
     dropped_items: int = Field(0, description="Items dropped as malformed; reasons are in `errors`.")
+    transcripts: dict[str, int] = Field(default_factory=dict, description="YouTube transcript outcomes of the run's videos, by outcome (`fetched`, `no captions`, `blocked (HTTP 429)`...).")
     errors: list[CrawlError] = Field(default_factory=list)
 
     @field_validator("started_at", "finished_at")
