@@ -210,3 +210,14 @@ def test_without_an_automatic_track_the_first_manual_one() -> None:
     captions["captionTracks"] = [track for track in captions["captionTracks"] if track.get("kind") != "asr"]
     track = choose_track(TranscriptList.build(None, "v", captions), ["pt"], "v")  # type: ignore[arg-type]
     assert (track.language_code, track.is_generated) == ("zh", False)
+
+
+def test_reenrich_places_new_matches_in_time(crawled: Runs) -> None:
+    """After a watchlist edit, `vigie reenrich` re-tags the stored text and places the new matches with the stored cues."""
+    edited = {"narratives": [{**WATCHLIST["narratives"][0], "terms": {"en": ["polite", "his wife", "blows my mind"]}}]}
+    (crawled.project.config_dir / "watchlists" / "test.yaml").write_text(json.dumps(edited), encoding="utf-8")
+    done = crawled.project.cli("reenrich")
+    assert done.returncode == 0, done.stderr
+    found = crawled.project.cli("search", "blows my mind", "--json", "--source", "kurzgesagt")
+    post = next(p for p in map(json.loads, found.stdout.splitlines()) if p["native_id"] == VIDEOS[0])
+    assert {("blows my mind", 9.76), ("polite", 23.199)} <= {(m["term"], m["at"]) for m in post["matches"]}
