@@ -78,3 +78,50 @@ def rss_feed(first: int, count: int) -> str:
         item = re.sub(r"<pubDate>[^<]*</pubDate>", f"<pubDate>{date}</pubDate>", item)
         body.append(item)
     return head + "".join(body) + tail
+
+
+@lru_cache(maxsize=1)
+def _youtube_parts() -> tuple[str, list[str], str]:
+    feed = (FIXTURES / "youtube" / "kurzgesagt_videos.xml").read_text(encoding="utf-8")
+    first, last = feed.index("<entry>"), feed.rindex("</entry>") + len("</entry>")
+    entries = ["<entry>" + chunk for chunk in feed[first:last].split("<entry>") if chunk.strip()]
+    return feed[:first], entries, feed[last:]
+
+
+def youtube_video_id(number: int) -> str:
+    return f"v{number:010d}"
+
+
+def youtube_feed(channel_id: str, first: int, count: int = 15) -> str:
+    """A channel feed of videos `first .. first + count - 1`: the recorded Kurzgesagt entries in turn, each given
+    the video id `youtube_video_id(number)` and the channel id."""
+    head, entries, tail = _youtube_parts()
+    body = []
+    for number in range(first, first + count):
+        entry = entries[number % len(entries)]
+        original = re.search(r"<yt:videoId>([^<]+)</yt:videoId>", entry)
+        assert original is not None
+        body.append(entry.replace(original[1], youtube_video_id(number)).replace("UCsXVk37bltHxD1rDPwtNM8Q", channel_id))
+    return head.replace("UCsXVk37bltHxD1rDPwtNM8Q", channel_id) + "".join(body) + tail
+
+
+@lru_cache(maxsize=4)
+def _sentences(language: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (FIXTURES / "langid" / "sentences" / f"{language}.txt").read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+def timed_text(number: int, cues: int, language: str = "fr", words_per_cue: int = 8) -> str:
+    """An `/api/timedtext` answer in the recorded layout (`<transcript><text start= dur=>`) of `cues` cues: real
+    sentences of `tests/fixtures/langid/`, from a place that depends on `number`, cut every `words_per_cue` words."""
+    sentences = _sentences(language)
+    words: list[str] = []
+    index = number * 7
+    while len(words) < cues * words_per_cue:
+        words += sentences[index % len(sentences)].split()
+        index += 1
+    lines = []
+    for cue in range(cues):
+        text = "".join(char for char in " ".join(words[cue * words_per_cue : (cue + 1) * words_per_cue]) if char.isprintable())  # XML 1.0 has no control characters
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("'", "&#39;").replace('"', "&quot;")
+        lines.append(f'    <text start="{cue * 2.5:.3f}" dur="2.5">{escaped}</text>')
+    return "<transcript>\n" + "\n".join(lines) + "\n</transcript>\n"
