@@ -30,7 +30,7 @@ _EARLY_END = {
     "cancelled": "interrupted (cancelled)",
     "closespider_timeout": "stopped by crawl.run_timeout before the end",
 }
-_ALREADY_REPORTED = {"retry_after_too_long"}
+_ALREADY_REPORTED = {"retry_after_too_long", "quota_spent"}
 
 
 def run_status(state: SourceRun) -> CrawlStatus:

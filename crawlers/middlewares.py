@@ -51,6 +51,10 @@ logger = logging.getLogger(__name__)
 _LOGIN_PATH = re.compile(r"(?i)(?:^|[/_.?=&-])(login|log-in|signin|sign-in|sign_in|auth|authorize|consent|captcha|challenge)(?:$|[/_.?=&-])")
 
 
+REPORTED = "vigie_reported"
+"""Request meta: a component already gave this request's failure its error line."""
+
+
 def retry_after_seconds(response: Response, now: datetime | None = None) -> float | None:
     """Retry-After as seconds: a number (`120`) or an HTTP date; None when absent or unreadable."""
     value = response.headers.get(b"Retry-After")
@@ -215,7 +219,7 @@ class OutcomeMiddleware(RunComponent):
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
-        if not _is_robots(request):
+        if not _is_robots(request) and not request.meta.get(REPORTED):
             self.state.error(describe_failure(request, exception), url=request.url)
 
 

@@ -50,6 +50,10 @@ VIGIE_MAX_RETRY_AFTER = 600.0
 VIGIE_MAX_PAGES = 20
 VIGIE_MAX_ITEMS = 2000
 VIGIE_BACKFILL_PAGES = 3
+VIGIE_YOUTUBE_DAILY_QUOTA = 10_000
+"""YouTube Data API units that may be spent a day, across every crawl (`crawl.youtube_daily_quota`)."""
+VIGIE_QUOTA_DIR = None
+"""Folder of the daily quota ledgers of `QuotaMiddleware` (under the data dir)."""
 VIGIE_HOST_INTERVAL = 0.0
 """Seconds between two requests to one host across every crawl on the machine (0: no such limit)."""
 VIGIE_PACE_DIR = None
@@ -69,6 +73,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawlers.middlewares.BackoffRetryMiddleware": 550,
     "crawlers.middlewares.HostPaceMiddleware": 560,
+    "crawlers.quota.QuotaMiddleware": 570,
 }
 SPIDER_MIDDLEWARES = {
     "crawlers.middlewares.PageMiddleware": 600,
@@ -118,6 +123,8 @@ def source_settings(config: Config, source: Any) -> dict[str, Any]:
         "VIGIE_MAX_ITEMS": source.max_items or crawl.max_items_per_run,
         "VIGIE_BACKFILL_PAGES": source.backfill_pages or crawl.backfill_pages,
         "VIGIE_BACKFILL_DAYS": source.backfill_days,
+        "VIGIE_YOUTUBE_DAILY_QUOTA": crawl.youtube_daily_quota,
+        "VIGIE_QUOTA_DIR": str(config.data_dir / "quota"),
         "CLOSESPIDER_TIMEOUT": crawl.run_timeout.total_seconds(),
     }
 

@@ -233,7 +233,8 @@ class TranscriptPipeline(RunComponent):
         return True
 
     async def process_item(self, item: Post) -> Post:
-        if not self.enabled or item.transcript is not None or not self._take_budget():
+        is_video = "video" in item.media and item.reply_to is None
+        if not self.enabled or not is_video or item.transcript is not None or not self._take_budget():
             return item
         return await self._attach(item) or item
 

@@ -128,7 +128,7 @@ def source_url(source: Any) -> str | None:
     elif platform == "bluesky":
         url = f"https://bsky.app/profile/{quote(source.actor)}" if source.actor else f"https://bsky.app/search?q={quote(source.search)}"
     elif platform == "youtube":
-        url = f"https://www.youtube.com/channel/{source.channel_id}"
+        url = f"https://www.youtube.com/channel/{source.channel_id}" if source.channel_id else f"https://www.youtube.com/results?search_query={quote(source.search)}"
     elif platform == "peertube":
         instance = source.instance.rstrip("/")
         if source.channel:

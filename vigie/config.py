@@ -118,9 +118,23 @@ class BlueskySource(_SourceBase):
 
 class YoutubeSource(_SourceBase):
     platform: Literal["youtube"]
-    channel_id: str = Field(pattern=r"^UC[A-Za-z0-9_-]{22}$")
+    channel_id: str | None = Field(None, pattern=r"^UC[A-Za-z0-9_-]{22}$", description="A channel, read through its public feed (its latest 15 videos).")
+    search: str | None = Field(None, min_length=1, description="Keywords searched with the YouTube Data API, newest videos first (needs VIGIE_YOUTUBE_API_KEY; 100 quota units a page).")
+    language: str | None = Field(None, pattern=r"^[a-z]{2}$", description="A search's `relevanceLanguage` (ISO 639-1).")
+    region: str | None = Field(None, pattern=r"^[A-Z]{2}$", description="A search's `regionCode` (ISO 3166-1 alpha-2).")
+    comments: bool = Field(False, description="Also collect the comments of the channel's videos (Data API `commentThreads`, needs VIGIE_YOUTUBE_API_KEY; 1 unit a page, and a page of the run's page cap).")
     transcripts: bool = Field(True, description="Fetch each video's captions and add what it says to its post.")
     max_transcripts: int = Field(20, ge=0, description="Transcripts fetched per run at most (new videos first, then earlier misses).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> YoutubeSource:
+        if (self.channel_id is None) == (self.search is None):
+            raise ValueError("give exactly one of channel_id or search")
+        if self.search is None and (self.language or self.region):
+            raise ValueError("language and region apply to a search")
+        if self.search is not None and self.comments:
+            raise ValueError("comments are collected for a channel's videos (channel_id)")
+        return self
 
 
 class PeertubeSource(_SourceBase):
@@ -246,6 +260,7 @@ class CrawlSettings(_Section):
     max_pages_per_run: int = Field(20, ge=1)
     max_items_per_run: int = Field(2000, ge=1)
     backfill_pages: int = Field(3, ge=1)
+    youtube_daily_quota: int = Field(10_000, ge=0, description="YouTube Data API units Vigie may spend a day (YouTube's day, Pacific time): search pages cost 100, comment pages 1; a crawl stops before it is spent.")
     run_timeout: Duration = Field(timedelta(minutes=15), description="A crawl still running after this is killed.")
 
 

@@ -52,7 +52,7 @@ def assert_stored_post(post: Post, expected: dict[str, Any]) -> None:
 
 def expected_post(platform: str, source_id: str, body: bytes, fields: dict[str, Any]) -> dict[str, Any]:
     """A post's expected fields: what the test spells out, `None` or empty for the rest."""
-    nothing = {"title": None, "platform_language": None, "hashtags": [], "mentions": [], "links": [], "media": [], "reply_to": None, "repost_of": None, "quote_of": None}
+    nothing = {"title": None, "platform_language": None, "hashtags": [], "mentions": [], "links": [], "media": [], "reply_to": None, "repost_of": None, "quote_of": None, "transcript": None}
     return {"platform": platform, "source_id": source_id, "forwarded_from": None, "raw_sha256": sha256_hex(body), **nothing, **fields}
 
 

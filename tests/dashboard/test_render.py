@@ -77,6 +77,7 @@ def test_only_http_urls_become_links(url: str | None, expected: str | None) -> N
         ({"platform": "reddit", "search": '"miracle cure"'}, "https://www.reddit.com/search/?q=%22miracle%20cure%22"),
         ({"platform": "bluesky", "actor": "someone.bsky.social"}, "https://bsky.app/profile/someone.bsky.social"),
         ({"platform": "youtube", "channel_id": "UCsXVk37bltHxD1rDPwtNM8Q"}, "https://www.youtube.com/channel/UCsXVk37bltHxD1rDPwtNM8Q"),
+        ({"platform": "youtube", "search": "guérison naturelle cancer"}, "https://www.youtube.com/results?search_query=gu%C3%A9rison%20naturelle%20cancer"),
         ({"platform": "feed", "url": "https://www.unadfi.org/feed/"}, "https://www.unadfi.org/feed/"),
         ({"platform": "peertube", "instance": "https://tube.example.fr/", "channel": "eveil@tube.example.fr"}, "https://tube.example.fr/video-channels/eveil@tube.example.fr"),
         ({"platform": "peertube", "instance": "https://tube.example.fr", "account": "guru"}, "https://tube.example.fr/accounts/guru"),

@@ -52,14 +52,15 @@ class VigieProject:
     def config(self) -> Config:
         return load_config(self.config_dir, self.data_dir)
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """`vigie ARGS` without the caller's VIGIE_* variables, plus `env` (secrets a test gives, such as an API key)."""
         command = [sys.executable, "-m", "vigie.cli", "--config", str(self.config_dir), "--data-dir", str(self.data_dir), *args]
-        environment = {name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")}
+        environment = {name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")} | (env or {})
         return subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=timeout, check=False, env=environment)
 
-    def crawl(self, *source_ids: str) -> dict[str, CrawlRun]:
+    def crawl(self, *source_ids: str, env: dict[str, str] | None = None) -> dict[str, CrawlRun]:
         """`vigie crawl --json [ids]`; the runs by source id. Fails the test if the command itself failed."""
-        result = self.cli("crawl", "--json", *source_ids)
+        result = self.cli("crawl", "--json", *source_ids, env=env)
         assert result.returncode == 0, f"vigie crawl exited {result.returncode}:\n{result.stderr[-4000:]}"
         runs = [CrawlRun.model_validate_json(line) for line in result.stdout.splitlines() if line.startswith("{")]
         return {run.source_id: run for run in runs}
