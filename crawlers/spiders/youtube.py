@@ -79,11 +79,10 @@ class YoutubeSpider(ApiSpider):
         return f"the YouTube Data API refused the key in {KEY_ENV} (invalid, restricted, or its project's quota is spent)"
 
     def first_urls(self) -> list[str]:
-        if self.source.search is not None:
-            return [self.search_url()]
         return [self.url(f"/feeds/videos.xml?channel_id={self.source.channel_id}")]
 
     async def start(self) -> Any:
+        """A channel's feed, or a search's first page (an API call, with its cost and the key)."""
         if self.source.search is None:
             async for request in super().start():
                 yield request
