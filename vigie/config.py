@@ -278,6 +278,25 @@ class EnrichSettings(_Section):
     min_duplicate_words: int = Field(8, ge=1, description="Shorter texts get no copy-paste cluster.")
 
 
+class CandidateSettings(_Section):
+    """Candidate narratives (`alerts/candidates.py`): what surges together and matches no watchlist."""
+
+    enabled: bool = Field(True, description="Propose candidate narratives at each alert cycle.")
+    current: Duration = Field(timedelta(hours=48), description="The recent window candidates are looked for in (24 to 72 hours).")
+    window: Duration = Field(timedelta(days=7), description="The baseline before it, which their terms must have been rare in.")
+    min_sources: int = Field(3, ge=1, description="Distinct sources a candidate must span.")
+    min_authors: int = Field(3, ge=1, description="Distinct authors a candidate must span.")
+    min_posts: int = Field(8, ge=2, description="Posts with a term (or in a cluster) in the current window for it to count.")
+    regrowth: float = Field(2.0, gt=1, description="A dismissed candidate comes back when its posts reach this multiple of its posts when dismissed.")
+
+    @field_validator("current")
+    @classmethod
+    def _hours(cls, value: timedelta) -> timedelta:
+        if not timedelta(hours=24) <= value <= timedelta(hours=72):
+            raise ValueError("expected between 24h and 72h")
+        return value
+
+
 class AlertSettings(_Section):
     check_every: Duration = Field(timedelta(minutes=5), description="How often the scheduler runs a detection cycle (`vigie alerts check`).")
     digest_time: Annotated[str, BeforeValidator(_clock)] = Field("08:00", description="Local time (dashboard.timezone) of the daily digest.")
@@ -289,6 +308,7 @@ class AlertSettings(_Section):
     retry_delay: Duration = Field(timedelta(minutes=1), description="First wait before a failed email or webhook is retried; it doubles at each failure.")
     max_retry_delay: Duration = Field(timedelta(hours=1), description="Longest wait between retries; messages are retried until they go out.")
     trends_file: str = Field("trends.json", description="Under the data dir: the trend series cache (rebuilt from the store if deleted).")
+    candidates: CandidateSettings = Field(default_factory=CandidateSettings)
 
 
 class DashboardSettings(_Section):

@@ -228,6 +228,60 @@ class Alert(_Record):
     history: list[AlertEvent] = Field(default_factory=list)
 
 
+CandidateState = Literal["new", "promoted", "dismissed"]
+
+
+class PostRef(_Record):
+    """A post named in a candidate: enough to show and link it without reading the store again."""
+
+    id: str
+    platform: str
+    source_id: str
+    published_at: datetime
+    url: str | None = None
+    shares: int = 0
+
+
+class Arrival(_Record):
+    """When a narrative or a copy-paste cluster first appeared in one source (or platform)."""
+
+    key: str = Field(description="The source id, or the platform.")
+    platform: str
+    first_at: datetime = Field(description="Published time of its first post there (to the hour when counted from trend buckets).")
+    posts: int = Field(0, description="Its posts there over the period looked at.")
+
+
+class Candidate(_Record):
+    """A narrative no watchlist names yet: words, hashtags and copied texts surging together across sources."""
+
+    id: str = Field(description="Stable across cycles: kept while the candidate's terms overlap those of the one first seen.")
+    state: CandidateState = "new"
+    terms: list[str] = Field(description="Its words and hashtags (`#tag`), most used first.")
+    clusters: list[str] = Field(default_factory=list, description="Copy-paste clusters among its posts.")
+    posts: int = Field(description="Its posts in the current window.")
+    authors: int = 0
+    baseline: float = Field(0.0, description="Posts expected in the current window at the baseline rate of its terms.")
+    growth: float = Field(0.0, description="posts / baseline.")
+    score: float = Field(0.0, description="-log10 of the corrected tail probability of its most significant term.")
+    first_post_at: datetime
+    detected_at: datetime = Field(description="The cycle that first proposed it.")
+    updated_at: datetime
+    earliest: list[PostRef] = Field(default_factory=list)
+    most_shared: list[PostRef] = Field(default_factory=list)
+    sources: dict[str, int] = Field(default_factory=dict, description="Posts per source, most first.")
+    platforms: dict[str, int] = Field(default_factory=dict)
+    languages: dict[str, int] = Field(default_factory=dict)
+    spread: list[Arrival] = Field(default_factory=list, description="First appearance per source, earliest first.")
+    dismissed_posts: int | None = Field(None, description="Its posts when dismissed: it comes back only once it has grown well past them.")
+    narrative: str | None = Field(None, description="The watchlist narrative it was promoted to.")
+    by: str | None = Field(None, description="Who promoted or dismissed it.")
+
+    @field_validator("first_post_at", "detected_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
+
 class Subscription(_Record):
     id: str
     email: str
