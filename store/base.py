@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vigie.models import (
     Alert,
     AlertState,
+    Candidate,
+    CandidateState,
     CrawlRun,
     OutboxMessage,
     Post,
@@ -118,7 +120,7 @@ class UpsertResult:
 
 
 class Store(ABC):
-    """Posts, crawl runs, cursors, alerts, subscriptions, saved searches and the outbox.
+    """Posts, crawl runs, cursors, alerts, candidate narratives, subscriptions, saved searches and the outbox.
 
     Implementations are safe to use from one thread; open one per process.
     """
@@ -205,6 +207,18 @@ class Store(ABC):
 
     @abstractmethod
     def list_alerts(self, states: Iterable[AlertState] = (), since: datetime | None = None, limit: int = 100) -> list[Alert]:
+        """Most recently updated first."""
+
+    # candidate narratives
+    @abstractmethod
+    def save_candidate(self, candidate: Candidate) -> None:
+        """Insert or replace the candidate with this id (a dismissal is a save with the state `dismissed`)."""
+
+    @abstractmethod
+    def get_candidate(self, candidate_id: str) -> Candidate | None: ...
+
+    @abstractmethod
+    def list_candidates(self, states: Iterable[CandidateState] = (), since: datetime | None = None, limit: int = 100) -> list[Candidate]:
         """Most recently updated first."""
 
     # subscriptions and saved searches

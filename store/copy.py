@@ -4,7 +4,7 @@ Posts are streamed oldest first in batches through the `Store` interface, so any
 destination, in constant memory. After each batch is written, a checkpoint records the publication time reached:
 a copy that stops (cluster down, Ctrl-C) resumes from there, re-sending at most the posts published at that very
 instant, which the destination's upsert by id absorbs. Then the small records the interface can list follow:
-crawl runs, source cursors, alerts, subscriptions, saved searches and unsent outbox messages.
+crawl runs, source cursors, alerts, candidate narratives, subscriptions, saved searches and unsent outbox messages.
 """
 
 from __future__ import annotations
@@ -134,6 +134,10 @@ def copy_records(source: Store, destination: Store, source_ids: Iterable[str]) -
     for alert in alerts:
         destination.save_alert(alert)
     counts["alerts"] = len(alerts)
+    candidates = source.list_candidates(limit=ALL)
+    for candidate in candidates:
+        destination.save_candidate(candidate)
+    counts["candidates"] = len(candidates)
     subscriptions = source.list_subscriptions()
     for subscription in subscriptions:
         destination.save_subscription(subscription)

@@ -46,7 +46,7 @@ from store.engines import ELASTICSEARCH, Engine
 from store.spool import Spool
 from store.sqlite import query_phrases
 from vigie.config import Config, ElasticsearchSettings
-from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
+from vigie.models import Alert, AlertState, Candidate, CandidateState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -736,6 +736,16 @@ class SearchEngineStore(Store):
 
     def list_alerts(self, states: Iterable[AlertState] = (), since: datetime | None = None, limit: int = 100) -> list[Alert]:
         return self._list("alerts", Alert, bodies.alerts_query(list(states), since), bodies.ALERTS_SORT, limit, "listing alerts")
+
+    def save_candidate(self, candidate: Candidate) -> None:
+        self._put("candidates", candidate.id, candidate.model_dump(mode="json"), f"saving candidate {candidate.id}")
+
+    def get_candidate(self, candidate_id: str) -> Candidate | None:
+        found = self._get("candidates", candidate_id, f"reading candidate {candidate_id}")
+        return Candidate.model_validate(found) if found else None
+
+    def list_candidates(self, states: Iterable[CandidateState] = (), since: datetime | None = None, limit: int = 100) -> list[Candidate]:
+        return self._list("candidates", Candidate, bodies.alerts_query(list(states), since), bodies.ALERTS_SORT, limit, "listing candidates")
 
     def save_subscription(self, subscription: Subscription) -> None:
         self._put("subscriptions", subscription.id, subscription.model_dump(mode="json"), f"saving subscription {subscription.id}")

@@ -16,7 +16,7 @@ from store.base import GroupField, Interval, PostQuery, Sort, TopField
 from store.sqlite import query_phrases
 from vigie.models import Post, TagMatch, as_utc
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a template or mapping changes; `vigie store init` installs newer versions over older ones."""
 
 TEMPLATE_PRIORITY = 500
@@ -243,6 +243,29 @@ SMALL_INDEX_MAPPINGS: dict[str, dict[str, Any]] = {
         "notified_ratio": {"type": "double"},
         "history": _STORED_ONLY,
     },
+    "candidates": {
+        "id": _KEYWORD,
+        "state": _KEYWORD,
+        "terms": _KEYWORD,
+        "clusters": _KEYWORD,
+        "posts": {"type": "long"},
+        "authors": {"type": "long"},
+        "baseline": {"type": "double"},
+        "growth": {"type": "double"},
+        "score": {"type": "double"},
+        "first_post_at": _DATE,
+        "detected_at": _DATE,
+        "updated_at": _DATE,
+        "earliest": _STORED_ONLY,
+        "most_shared": _STORED_ONLY,
+        "sources": _STORED_ONLY,
+        "platforms": _STORED_ONLY,
+        "languages": _STORED_ONLY,
+        "spread": _STORED_ONLY,
+        "dismissed_posts": {"type": "long"},
+        "narrative": _KEYWORD,
+        "by": _KEYWORD,
+    },
     "subscriptions": {"id": _KEYWORD, "email": _KEYWORD, "rules": _KEYWORD, "mode": _KEYWORD, "created_at": _DATE},
     "searches": {"id": _KEYWORD, "name": _KEYWORD, "query": _STORED_ONLY, "created_at": _DATE},
     "outbox": {
@@ -260,7 +283,8 @@ SMALL_INDEX_MAPPINGS: dict[str, dict[str, Any]] = {
         "last_error": _NOT_INDEXED_TEXT,
     },
 }
-"""Mappings of the small shared indices: crawl runs, source cursors, alerts, subscriptions, saved searches, outbox."""
+"""Mappings of the small shared indices: crawl runs, source cursors, alerts, candidate narratives, subscriptions, saved
+searches, outbox."""
 
 
 def small_index_mappings(kind: str) -> dict[str, Any]:
@@ -630,6 +654,7 @@ BY_CREATION_SORT = [{"created_at": {"order": "asc"}}, {"id": {"order": "asc"}}]
 
 
 def alerts_query(states: list[str], since: datetime | None) -> dict[str, Any]:
+    """Alerts, or candidates, in these states updated since then."""
     filters: list[dict[str, Any]] = []
     if states:
         filters.append({"terms": {"state": states}})

@@ -38,7 +38,7 @@ from store.base import (
 )
 from store.key_runs import MAX_POST, KeyRuns, key_numbers, ranges
 from store.sqlite_schema import MIGRATIONS
-from vigie.models import Alert, AlertState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
+from vigie.models import Alert, AlertState, Candidate, CandidateState, CrawlRun, OutboxMessage, Post, SavedSearch, Subscription, TagMatch, as_utc, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -674,6 +674,32 @@ class SQLiteStore(Store):
         with self._reading() as conn:
             rows = conn.execute(f"SELECT doc FROM alerts WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
             return [Alert.model_validate_json(doc) for (doc,) in rows]
+
+    def save_candidate(self, candidate: Candidate) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO candidates (id, state, updated_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
+                (candidate.id, candidate.state, _us(candidate.updated_at), candidate.model_dump_json()),
+            )
+
+    def get_candidate(self, candidate_id: str) -> Candidate | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT doc FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
+        return Candidate.model_validate_json(row[0]) if row else None
+
+    def list_candidates(self, states: Iterable[CandidateState] = (), since: datetime | None = None, limit: int = 100) -> list[Candidate]:
+        states = list(states)
+        clauses, params = ["1"], []
+        if states:
+            clauses.append(f"state IN ({_marks(states)})")
+            params += states
+        if since is not None:
+            clauses.append("updated_at >= ?")
+            params.append(_us(since))
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT doc FROM candidates WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
+            return [Candidate.model_validate_json(doc) for (doc,) in rows]
 
     def _save_record(self, table: str, record: Subscription | SavedSearch) -> None:
         with self._writing() as conn:

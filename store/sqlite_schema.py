@@ -20,6 +20,8 @@ append a new one. Layout, chosen so that filtered counts stay fast at millions o
 - `rekeyed_posts` lists the posts whose band keys changed after they were indexed (or whose number a new post may
   take after a deletion): a lookup checks only their candidates against their current keys, not every candidate's
   document (migration 3 re-indexes the keys, so that no older change is missed).
+- `candidates` (migration 4) keeps the candidate narratives the alert cycle proposes, dismissed ones included, as
+  `alerts` keeps alerts: the state and update time as columns, the record as JSON.
 - `automerge = 8` and a 64 MB `hashsize` let FTS5 buffer more and merge segments less often: bulk ingest at a
   million posts went from 13k to 25k documents/s, for slightly more segments to read per query.
 """
@@ -149,5 +151,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE rekeyed_posts (
         pk INTEGER PRIMARY KEY
     );
+    """,
+    """
+    CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX candidates_updated ON candidates (updated_at);
     """,
 )

@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from alerts.origin import load_origin
 from store.base import PostQuery, Store
+from vigie.models import PostRef
 from tests.support.factories import make_post
-from vigie.models import Alert, AlertEvent, Author, CrawlError, CrawlRun, Engagement, OutboxMessage, Post, SavedSearch, Subscription, TagMatch
+from vigie.models import Alert, AlertEvent, Arrival, Author, Candidate, CrawlError, CrawlRun, Engagement, OutboxMessage, Post, SavedSearch, Subscription, TagMatch
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -545,6 +547,66 @@ class StoreContract:
         assert [a.id for a in store.list_alerts(states=["open"])] == ["a3", "a1"]
         assert [a.id for a in store.list_alerts(states=["open", "acknowledged"], since=at(2))] == ["a4", "a3"]
         assert [a.id for a in store.list_alerts(limit=2)] == ["a4", "a3"]
+
+    # ------------------------------------------------------------ candidate narratives
+
+    def _candidate(self, candidate_id: str, state: str, updated: datetime) -> Candidate:
+        ref = PostRef(id="telegram:p2", platform="telegram", source_id="tg-b", published_at=at(1, 9), url="https://t.me/b/2", shares=40)
+        return Candidate(
+            id=candidate_id,
+            state=state,
+            terms=["#reveil", "protocole", "thalassine"],
+            clusters=["c-1"],
+            posts=14,
+            authors=9,
+            baseline=0.4,
+            growth=35.0,
+            score=12.5,
+            first_post_at=at(1, 9),
+            detected_at=at(1, 12),
+            updated_at=updated,
+            earliest=[ref],
+            most_shared=[ref],
+            sources={"tg-b": 8, "rss-a": 6},
+            platforms={"telegram": 8, "feed": 6},
+            languages={"fr": 14},
+            spread=[Arrival(key="tg-b", platform="telegram", first_at=at(1, 9), posts=8), Arrival(key="rss-a", platform="feed", first_at=at(1, 11), posts=6)],
+        )
+
+    def test_candidates_saved_read_dismissed_and_listed(self, store: Store) -> None:
+        for candidate_id, state, updated in [("c1", "new", at(1)), ("c2", "dismissed", at(2)), ("c3", "new", at(3)), ("c4", "promoted", at(4))]:
+            store.save_candidate(self._candidate(candidate_id, state, updated))
+        assert store.get_candidate("c1") == self._candidate("c1", "new", at(1))
+        assert store.get_candidate("nope") is None
+        assert [c.id for c in store.list_candidates()] == ["c4", "c3", "c2", "c1"]
+        assert [c.id for c in store.list_candidates(states=["new"])] == ["c3", "c1"]
+        assert [c.id for c in store.list_candidates(states=["new", "dismissed"], since=at(2))] == ["c3", "c2"]
+        assert [c.id for c in store.list_candidates(limit=1)] == ["c4"]
+        dismissed = store.get_candidate("c1").model_copy(update={"state": "dismissed", "dismissed_posts": 14, "by": "analyst", "updated_at": at(5)})
+        store.save_candidate(dismissed)
+        assert store.get_candidate("c1") == dismissed
+        assert [c.id for c in store.list_candidates(states=["new"])] == ["c3"]
+
+    def test_origin_of_a_cluster_first_post_and_spread(self, store: Store) -> None:
+        store.upsert_posts(
+            [
+                make_post("o1", "Partagez avant suppression", platform="telegram", source_id="tg-b", published_at=at(2, 9, 40), cluster_id="c-9"),
+                make_post("o2", "Partagez avant suppression", platform="telegram", source_id="tg-b", published_at=at(2, 10, 5), cluster_id="c-9"),
+                make_post("o3", "Partagez avant suppression", platform="mastodon", source_id="masto-a", published_at=at(2, 11, 30), cluster_id="c-9"),
+                make_post("o4", "Partagez avant suppression", platform="feed", source_id="rss-a", published_at=at(2, 14, 10), cluster_id="c-9"),
+                make_post("o5", "Autre chose", platform="feed", source_id="rss-a", published_at=at(2, 8), cluster_id="c-8"),
+            ]
+        )
+        origin = load_origin(store, PostQuery(cluster_id="c-9"))
+        assert origin.first is not None and origin.first.id == "telegram:o1"
+        assert [(a.key, a.platform, a.first_at, a.posts) for a in origin.sources] == [
+            ("tg-b", "telegram", at(2, 9, 40), 2),
+            ("masto-a", "mastodon", at(2, 11), 1),
+            ("rss-a", "feed", at(2, 14), 1),
+        ]
+        assert [a.key for a in origin.platforms] == ["telegram", "mastodon", "feed"]
+        assert origin.spread_hours == 5
+        assert load_origin(store, PostQuery(cluster_id="nothing")).first is None
 
     # ------------------------------------------------------------ subscriptions and saved searches
 

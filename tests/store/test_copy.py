@@ -52,7 +52,7 @@ def test_copy_between_embedded_stores_moves_posts_and_records(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["posts"], report["new"], report["updated"], report["errors"]) == (25, 25, 0, [])
-    assert report["records"] == {"crawl runs": 1, "cursors": 1, "alerts": 1, "subscriptions": 1, "saved searches": 1, "unsent messages": 1}
+    assert report["records"] == {"crawl runs": 1, "cursors": 1, "alerts": 1, "candidates": 0, "subscriptions": 1, "saved searches": 1, "unsent messages": 1}
     with SQLiteStore(tmp_path / "a.db") as source, SQLiteStore(tmp_path / "b.db") as copied:
         for n in range(25):
             assert copied.get_post(f"feed:{n}") == source.get_post(f"feed:{n}")
@@ -131,7 +131,7 @@ def test_init_on_elasticsearch_installs_and_reports(tmp_path: Path) -> None:
         result = vigie(tmp_path, "store", "init", "--json", es_url=cluster.url, backend="elasticsearch")
         assert result.exit_code == 0, result.output
         steps = [json.loads(line)["step"] for line in result.output.splitlines()]
-        assert "index vigie-outbox: created" in steps and "template vigie-posts: version 1 for vigie-posts-*" in steps
+        assert "index vigie-outbox: created" in steps and "template vigie-posts: version 2 for vigie-posts-*" in steps
         assert "vigie-posts" in cluster.templates
 
 

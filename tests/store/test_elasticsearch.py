@@ -113,7 +113,7 @@ def test_init_creates_the_small_indices_and_the_posts_template(tmp_path: Path) -
         created = {r.path.strip("/"): json.loads(r.body) for r in cluster.requests if r.method == "PUT" and "/" not in r.path.strip("/")}
         assert created == {index: bodies.small_index_body(kind, 0) for kind, index in store.names.small_indices.items()}
         assert cluster.templates == {"vigie-posts": bodies.posts_index_template(store.names, 0)}
-        assert "template vigie-posts: version 1 for vigie-posts-*" in done
+        assert "template vigie-posts: version 2 for vigie-posts-*" in done
 
 
 def test_init_names_the_server_and_the_oldest_version_it_needs(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from store import es_bodies as bodies
 from store.base import GroupField, PostQuery, TopField
 from store.sqlite import query_phrases
 from tests.support.factories import make_post
-from vigie.models import Alert, Author, CrawlRun, Engagement, OutboxMessage, Post, SavedSearch, Subscription, TagMatch
+from vigie.models import Alert, Author, Candidate, CrawlRun, Engagement, OutboxMessage, Post, SavedSearch, Subscription, TagMatch
 
 NAMES = bodies.IndexNames("vigie")
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "elasticsearch.md"
@@ -35,7 +35,7 @@ def test_monthly_index_is_chosen_from_published_at_in_utc() -> None:
     late_evening_in_paris = datetime.fromisoformat("2024-06-01T00:30:00+02:00")
     assert NAMES.posts_index(late_evening_in_paris) == "vigie-posts-2024.05"
     assert NAMES.posts_alias == "vigie-posts" and NAMES.posts_pattern == "vigie-posts-*"
-    assert set(NAMES.small_indices.values()) == {"vigie-runs", "vigie-cursors", "vigie-alerts", "vigie-subscriptions", "vigie-searches", "vigie-outbox"}
+    assert set(NAMES.small_indices.values()) == {"vigie-runs", "vigie-cursors", "vigie-alerts", "vigie-candidates", "vigie-subscriptions", "vigie-searches", "vigie-outbox"}
 
 
 def test_every_post_field_is_mapped_and_nothing_else() -> None:
@@ -105,7 +105,7 @@ def test_the_posts_template_is_composable_behind_the_read_alias() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "model"),
-    [("runs", CrawlRun), ("alerts", Alert), ("subscriptions", Subscription), ("searches", SavedSearch), ("outbox", OutboxMessage)],
+    [("runs", CrawlRun), ("alerts", Alert), ("candidates", Candidate), ("subscriptions", Subscription), ("searches", SavedSearch), ("outbox", OutboxMessage)],
 )
 def test_small_indices_map_every_field_of_their_record(kind: str, model: type[BaseModel]) -> None:
     mappings = bodies.small_index_mappings(kind)
