@@ -1,6 +1,6 @@
 """One detection cycle: refresh the trend series, run every rule of `config/alerts.yaml` and the implicit rules on
 subscribed saved searches, open, update or resolve alerts with their evidence, and queue the notifications they call
-for in the outbox (`alerts.outbox` sends them)."""
+for in the outbox (`alerts.outbox` sends them). Once an hour it also proposes candidate narratives."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from alerts.candidates import CandidateParams, count_features, find_candidates, post_features, reconcile
 from alerts.emerging import TermWindow, find_emerging
 from alerts.email import alert_email, dashboard_links
+from alerts.origin import load_origin
 from alerts.policy import Detection, Outcome, SubjectType, alert_key, apply_detection, mark_notified, notification_number, resolve_if_quiet
 from alerts.rules import EVERY, EmergingRule, SourceSilentRule, SpikeRule, load_alerts, search_rules, subscribers, subscriptions
 from alerts.spikes import HOUR, detect
@@ -20,7 +22,7 @@ from alerts.trends import TrendCache, floor
 from alerts.webhook import alert_payload, webhook_url
 from store.base import PostQuery, Store, TopField
 from vigie.config import Config
-from vigie.models import Alert, OutboxMessage, Post, SavedSearch, Subscription, as_utc, utcnow
+from vigie.models import Alert, Candidate, OutboxMessage, Post, SavedSearch, Subscription, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,10 @@ TOP = 5
 SAMPLES = 5
 _AUTHOR_LIMIT = 1000
 _QUERY_FIELDS = {"narrative": "narratives", "term": "terms", "hashtag": "hashtags"}
+CANDIDATES_CURSOR = "alerts:candidates"
+"""Store cursor holding the hour candidates were last looked for."""
+ORIGIN_LOOKBACK = timedelta(hours=72)
+"""An alert's origin is looked for this far before its surge: where the wave started, not the narrative's first post ever."""
 
 Found = list[tuple[Detection, PostQuery | None]]
 """What a rule found, each detection with the query of its posts (None for sources)."""
@@ -61,6 +67,7 @@ def run_cycle(config: Config, store: Store, at: datetime | None = None) -> list[
 def check(config: Config, store: Store, at: datetime | None = None) -> list[Outcome]:
     """Run one cycle; returns what happened to each alert it touched, resolutions included."""
     at = as_utc(at or utcnow())
+    propose_candidates(config, store, at)
     alerts_file = load_alerts(config)
     everyone = subscriptions(alerts_file.subscriptions, store.list_subscriptions())
     saved = {search.id: search for search in store.list_searches()}
@@ -123,6 +130,31 @@ def _recent_alerts(store: Store, at: datetime, cooldown: timedelta) -> dict[tupl
     for alert in sorted(candidates, key=lambda a: a.updated_at):
         latest[alert_key(alert)] = alert
     return latest
+
+
+# ---------------------------------------------------------------- candidate narratives
+
+
+def propose_candidates(config: Config, store: Store, at: datetime, *, force: bool = False) -> list[Candidate]:
+    """Look for candidate narratives once per hour (or now with `force`), save them, and return them.
+
+    Reads the current window's posts and counts the features of the baseline window's, one post at a time.
+    """
+    settings = config.settings.alerts.candidates
+    hour = floor(at, HOUR).isoformat()
+    if not settings.enabled or (not force and (store.get_cursor(CANDIDATES_CURSOR) or {}).get("hour") == hour):
+        return []
+    current_start = at - settings.current
+    current = [post_features(post) for post in store.iter_posts(PostQuery(since=current_start, until=at))]
+    counts, total = count_features(post_features(post) for post in store.iter_posts(PostQuery(since=current_start - settings.window, until=current_start)))
+    params = CandidateParams(min_posts=settings.min_posts, min_sources=settings.min_sources, min_authors=settings.min_authors)
+    found = find_candidates(current, counts, total, at, params)
+    previous = store.list_candidates(since=current_start - settings.window, limit=10_000)
+    candidates = reconcile(found, previous, at, settings.regrowth)
+    for candidate in candidates:
+        store.save_candidate(candidate)
+    store.set_cursor(CANDIDATES_CURSOR, {"hour": hour, "found": len(candidates)})
+    return candidates
 
 
 # ---------------------------------------------------------------- spikes
@@ -278,6 +310,8 @@ def _with_evidence(alert: Alert, query: PostQuery | None, rule_label: str, store
             return [{"value": t.value, "count": t.count} for t in store.top_terms(query, field, limit=TOP)]
 
         samples = store.search(query.model_copy(update={"limit": SAMPLES, "sort": "newest"})).posts
+        since = query.since - ORIGIN_LOOKBACK if query.since else None
+        origin = load_origin(store, query.model_copy(update={"since": since}))
         evidence.update(
             top_sources=top("source"),
             top_authors=top("author"),
@@ -285,6 +319,13 @@ def _with_evidence(alert: Alert, query: PostQuery | None, rule_label: str, store
             sample_post_ids=[post.id for post in samples],
             query=query.model_dump(mode="json", exclude_defaults=True),
         )
+        if origin.first is not None:
+            evidence["origin"] = {
+                "first": origin.first.model_dump(mode="json"),
+                "sources": len(origin.sources),
+                "spread_hours": origin.spread_hours,
+                "spread": [arrival.model_dump(mode="json") for arrival in origin.sources[:TOP * 2]],
+            }
     return alert.model_copy(update={"evidence": evidence}), samples
 
 

@@ -17,9 +17,10 @@ from email.utils import format_datetime
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+from alerts.origin import describe
 from vigie.config import Settings
 from enrich.rules import explain
-from vigie.models import Alert, OutboxMessage, Post, timed_matches, url_at, video_clock
+from vigie.models import Alert, OutboxMessage, Post, PostRef, timed_matches, url_at, video_clock
 
 SAMPLE_CHARS = 300
 MOMENTS = 3
@@ -132,6 +133,9 @@ def _facts(alert: Alert, zone: ZoneInfo) -> list[_Line]:
     lines.append(_Line("Score", f"{alert.score:.1f} (-log10 of the probability of so many by chance)"))
     if alert.kind != "source_silent":
         lines += [_Line("Where", _top(evidence.get("top_sources", []))), _Line("Who", _top(evidence.get("top_authors", [])))]
+    if origin := evidence.get("origin"):
+        first = PostRef.model_validate(origin["first"])
+        lines.append(_Line("Origin", describe(first, origin["sources"], origin["spread_hours"], zone), safe_link(first.url)))
     return lines
 
 

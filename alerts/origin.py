@@ -47,16 +47,17 @@ class Origin:
         return math.ceil((self.sources[-1].first_at - self.first.published_at) / timedelta(hours=1))
 
     def summary(self, zone: ZoneInfo) -> str:
-        """`first seen on Telegram (tg-news) at 2024-05-30 06:12, then 7 sources in 5 hours`."""
-        if self.first is None:
-            return ""
-        when = self.first.published_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        line = f"first seen on {PLATFORM_NAMES.get(self.first.platform, self.first.platform)} ({self.first.source_id}) at {when}"
-        others = len(self.sources) - 1
-        if others > 0:
-            hours = self.spread_hours
-            line += f", then {others} source{'s' if others != 1 else ''} in {hours} hour{'s' if hours != 1 else ''}"
-        return line
+        return "" if self.first is None else describe(self.first, len(self.sources), self.spread_hours, zone)
+
+
+def describe(first: PostRef, sources: int, hours: int, zone: ZoneInfo) -> str:
+    """`first seen on Telegram (tg-news) at 2024-05-30 06:12 CEST, then 7 sources in 5 hours`."""
+    when = first.published_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    line = f"first seen on {PLATFORM_NAMES.get(first.platform, first.platform)} ({first.source_id}) at {when}"
+    others = sources - 1
+    if others > 0:
+        line += f", then {others} source{'s' if others != 1 else ''} in {hours} hour{'s' if hours != 1 else ''}"
+    return line
 
 
 def load_origin(store: Store, query: PostQuery) -> Origin:

@@ -10,13 +10,15 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts.cycle import check, run_cycle
+from alerts.cycle import check, propose_candidates, run_cycle
 from alerts.policy import Outcome
+from store.base import PostQuery
 from store.sqlite import SQLiteStore
 from tests.alerts.posts import daily_life, surge, watch_post
 from tests.support.factories import write_config
 from vigie.config import Config, load_config
-from vigie.models import CrawlError, CrawlRun, SavedSearch, Subscription
+from tests.support.factories import make_post
+from vigie.models import Author, CrawlError, CrawlRun, SavedSearch, Subscription
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 NOW = datetime(2024, 5, 16, 12, 5, tzinfo=UTC)
@@ -93,7 +95,27 @@ def test_evidence_names_sources_authors_and_samples(tmp_path: Path, store: SQLit
     assert evidence["top_authors"][0]["count"] >= 2 and len(evidence["top_authors"]) == 5
     assert len(evidence["sample_post_ids"]) == 5 and all(store.get_post(i) for i in evidence["sample_post_ids"])
     assert evidence["query"]["narratives"] == ["miracle_healing"]
+    first = store.search(PostQuery(narratives=("miracle_healing",), since=alert.bucket_start - timedelta(hours=72), sort="oldest", limit=1)).posts[0]
+    assert evidence["origin"]["first"]["id"] == first.id and evidence["origin"]["sources"] == 3
     assert [e.action for e in alert.history] == ["opened", "notified"] and alert.history[-1].comment == "alice@example.org"
+
+
+def test_candidate_narratives_are_proposed_once_an_hour_and_keep_their_id(tmp_path: Path, store: SQLiteStore) -> None:
+    config = configure(tmp_path, [SPIKES])
+    start = NOW - timedelta(hours=8)
+    planted = [
+        make_post(f"cand-{n}", f"Le protocole Azurite commence, stockez la thalassine ({n})", platform="feed", source_id=SOURCES[n % 3]["id"], published_at=start + n * timedelta(minutes=25), author=Author(id=f"v{n}", handle=f"v{n}"), hashtags=["azurite"])
+        for n in range(14)
+    ]
+    store.upsert_posts(planted)
+    check(config, store, NOW)
+    [candidate] = store.list_candidates()
+    assert {"#azurite", "protocole", "thalassine"} <= set(candidate.terms) and candidate.posts == 14
+    assert candidate.first_post_at == start and set(candidate.sources) == {"tg-eveil", "masto-sante", "rss-bienetre"}
+    assert propose_candidates(config, store, NOW + timedelta(minutes=5)) == [], "once an hour"
+    store.upsert_posts([planted[0].model_copy(update={"native_id": "cand-late", "id": "feed:cand-late", "published_at": NOW + timedelta(minutes=10)})])
+    [again] = propose_candidates(config, store, NOW + timedelta(hours=1))
+    assert again.id == candidate.id and again.posts == 15 and again.detected_at == candidate.detected_at
 
 
 def test_emerging_hashtag_but_not_one_account_repeating(tmp_path: Path, store: SQLiteStore) -> None:

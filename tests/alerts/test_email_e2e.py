@@ -5,6 +5,7 @@ message waits in the outbox and goes out when it is back."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -85,6 +86,7 @@ def test_one_surge_one_email_digest_once_and_outbox_survives_smtp_outage(install
     assert set(body) == {"text/plain", "text/html"}
     assert f"http://vigie.test/alerts?alert={alert['id'].replace(':', '%3A')}" in body["text/plain"]
     assert "expected" in body["text/plain"] and "Since:" in body["text/plain"] and "tg-eveil" in body["text/plain"]
+    assert re.search(r"Origin: first seen on (Telegram|Mastodon|a feed) \([a-z-]+\) at \d{4}-\d\d-\d\d \d\d:\d\d \S+, then 2 sources in \d+ hours?", body["text/plain"])
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body["text/html"]
     assert "<script" not in body["text/html"] and "<img" not in body["text/html"] and "javascript:" not in body["text/html"]
 
