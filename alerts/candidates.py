@@ -53,16 +53,16 @@ class PostFeatures:
 
 @dataclass(frozen=True, slots=True)
 class CandidateParams:
-    min_posts: int = 8
+    min_posts: int = 5
     min_sources: int = 3
     min_authors: int = 3
     min_ratio: float = 5.0
-    p_value: float = 1e-4
+    p_value: float = 1e-3
 
 
 def post_features(post: Post) -> PostFeatures:
-    """Words (folded, `MIN_WORD` letters or more, not numbers), hashtags and the cluster of a post."""
-    hashtags = {tag.lower() for tag in post.hashtags}
+    """Words (folded, `MIN_WORD` letters or more, not numbers), hashtags (folded too) and the cluster of a post."""
+    hashtags = {fold_word(tag) for tag in post.hashtags}
     words = {fold_word(word) for word in WORD.findall(f"{post.title or ''}\n{post.text}")}
     features = {word for word in words if len(word) >= MIN_WORD and not word.isdigit() and word not in hashtags}
     features |= {f"#{tag}" for tag in hashtags}

@@ -286,7 +286,8 @@ class CandidateSettings(_Section):
     window: Duration = Field(timedelta(days=7), description="The baseline before it, which their terms must have been rare in.")
     min_sources: int = Field(3, ge=1, description="Distinct sources a candidate must span.")
     min_authors: int = Field(3, ge=1, description="Distinct authors a candidate must span.")
-    min_posts: int = Field(8, ge=2, description="Posts with a term (or in a cluster) in the current window for it to count.")
+    min_posts: int = Field(5, ge=2, description="Posts with a term (or in a cluster) in the current window for it to count, and posts a candidate needs.")
+    p_value: float = Field(1e-3, gt=0, lt=1, description="Largest tail probability, corrected for the number of words tried, at which a word, hashtag or cluster emerges. Looser than the emerging-terms rule's: a candidate also needs two of them in the same posts.")
     regrowth: float = Field(2.0, gt=1, description="A dismissed candidate comes back when its posts reach this multiple of its posts when dismissed.")
 
     @field_validator("current")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -12,9 +13,9 @@ from click.testing import CliRunner, Result
 from store.sqlite import SQLiteStore
 from tests.alerts.posts import daily_life, surge
 from tests.alerts.mailserver import SmtpServer
-from tests.support.factories import write_config
+from tests.support.factories import make_post, write_config
 from vigie.cli import cli
-from vigie.models import CrawlRun
+from vigie.models import Author, CrawlRun
 
 START = datetime(2024, 5, 1, tzinfo=UTC)
 NOW = datetime(2024, 5, 16, 12, 5, tzinfo=UTC)
@@ -72,3 +73,22 @@ def test_bad_rules_file_is_a_config_error(env: dict[str, str]) -> None:
     (Path(env["VIGIE_CONFIG"]) / "alerts.yaml").write_text("rules:\n  - {id: a, kind: spike}\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["alerts", "check"], env=env)
     assert "alerts.yaml:2" in str(result.exception) and "watch" in str(result.exception)
+
+
+def test_narratives_candidates_finds_lists_and_prints_json(env: dict[str, str]) -> None:
+    data = Path(env["VIGIE_DATA_DIR"])
+    data.mkdir()
+    start = NOW - timedelta(hours=8)
+    with SQLiteStore(data / "vigie.db") as store:
+        store.upsert_posts(daily_life("miracle_healing", START, NOW))
+        store.upsert_posts(
+            make_post(f"cand-{n}", f"Le protocole Azurite commence, stockez la thalassine ({n})", source_id=f"src{n % 3}", published_at=start + n * timedelta(minutes=25), author=Author(id=f"v{n}", handle=f"v{n}"), hashtags=["azurite"])
+            for n in range(14)
+        )
+    assert "0 candidate(s)" in run(env, "narratives", "candidates").output, "nothing until a cycle looked"
+    listed = run(env, "narratives", "candidates", "--find", "--at", "2024-05-16T12:05")
+    assert listed.exit_code == 0 and "#azurite" in listed.output and "1 candidate(s)" in listed.output
+    [line] = run(env, "narratives", "candidates", "--json").output.splitlines()
+    candidate = json.loads(line)
+    assert candidate["state"] == "new" and candidate["posts"] == 14 and set(candidate["sources"]) == {"src0", "src1", "src2"}
+    assert run(env, "narratives", "candidates", "--state", "dismissed", "--json").output == ""

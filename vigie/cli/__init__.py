@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "evidence": "vigie.cli.evidence:evidence",
     "export": "vigie.cli.export:export",
     "import": "vigie.cli.importer:import_posts",
+    "narratives": "vigie.cli.narratives:narratives",
     "reenrich": "vigie.cli.reenrich:reenrich",
     "schema": "vigie.cli.schema:schema",
     "search": "vigie.cli.search:search",
