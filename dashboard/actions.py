@@ -6,12 +6,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from email.utils import parseaddr
+from pathlib import Path
 from typing import Any, Literal
 
 from alerts.rules import EVERY, SEARCH_RULE_PREFIX
 from dashboard import queries
+from enrich.promotion import Promoted, PromotionError, promote
 from store.base import PostQuery, Store
-from vigie.models import Alert, AlertEvent, SavedSearch, Subscription, utcnow
+from vigie.models import Alert, AlertEvent, Candidate, SavedSearch, Subscription, utcnow
 
 AlertAction = Literal["acknowledged", "resolved", "reopened", "commented"]
 NEXT_STATE = {"acknowledged": "acknowledged", "resolved": "resolved", "reopened": "open"}
@@ -39,6 +41,24 @@ def record_alert_action(store: Store, alert: Alert, action: AlertAction, by: str
     store.save_alert(updated)
     _forget(queries.alerts, queries.alert, queries.overview)
     return updated
+
+
+def dismiss_candidate(store: Store, candidate: Candidate, by: str) -> Candidate:
+    """Hide it until it grows past `candidates.regrowth` times its posts now (the alert cycle brings it back then)."""
+    dismissed = candidate.model_copy(update={"state": "dismissed", "dismissed_posts": candidate.posts, "by": by, "updated_at": utcnow()})
+    store.save_candidate(dismissed)
+    _forget(queries.candidates)
+    return dismissed
+
+
+def promote_candidate(config_dir: Path, store: Store, candidate: Candidate, *, narrative_id: str, label: str, description: str, terms: str, by: str) -> Promoted:
+    """Write the narrative's watchlist file and re-tag history with it; `terms` is one term or `#hashtag` per line."""
+    try:
+        promoted = promote(config_dir, store, candidate, narrative_id=narrative_id, label=label, description=description, terms=terms.splitlines(), by=by)
+    except PromotionError as exc:
+        raise InvalidInput(str(exc)) from None
+    _forget(queries.candidates, queries.watchlists, queries.subject, queries.overview, queries.search, queries.origin)
+    return promoted
 
 
 def check_email(address: str) -> str:

@@ -18,6 +18,7 @@ page = st.navigation(
         st.Page("views/narrative.py", title="Narrative", icon=":material/timeline:", url_path="narrative"),
         st.Page("views/search.py", title="Search", icon=":material/search:", url_path="search"),
         st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:", url_path="alerts"),
+        st.Page("views/candidates.py", title="Candidates", icon=":material/lightbulb:", url_path="candidates"),
         st.Page("views/sources.py", title="Sources", icon=":material/rss_feed:", url_path="sources"),
         st.Page("views/subscriptions.py", title="Subscriptions", icon=":material/mail:", url_path="subscriptions"),
     ]

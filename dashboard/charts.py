@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from store.base import BucketCount, TermCount
+from vigie.models import Arrival
 
 
 def _local(moments: Iterable[datetime], zone: tzinfo) -> list[datetime]:
@@ -66,3 +67,24 @@ def share(terms: list[TermCount], field: str) -> alt.Chart:
         .properties(height=220)
     )
 
+
+
+def spread(arrivals: list[Arrival], zone: ZoneInfo) -> alt.Chart:
+    """Sources reached over time: a step line of the count, a point per source at its first post, coloured by platform."""
+    ordered = sorted(arrivals, key=lambda a: a.first_at)
+    frame = pd.DataFrame(
+        {
+            "time": _local((a.first_at for a in ordered), zone),
+            "sources": list(range(1, len(ordered) + 1)),
+            "source": [a.key for a in ordered],
+            "platform": [a.platform for a in ordered],
+            "posts": [a.posts for a in ordered],
+        }
+    )
+    base = alt.Chart(frame).encode(x=alt.X("time:T", title=None), y=alt.Y("sources:Q", title="sources reached"))
+    line = base.mark_line(interpolate="step-after")
+    points = base.mark_circle(size=90).encode(
+        color=alt.Color("platform:N", legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["source:N", "platform:N", alt.Tooltip("time:T", title="first post", format="%Y-%m-%d %H:%M"), "posts:Q"],
+    )
+    return (line + points).properties(height=240)

@@ -17,11 +17,12 @@ import streamlit as st
 
 from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, fit_baseline, scan
+from alerts.origin import Origin, load_origin
 from alerts.trends import TrendCache, floor
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
 from vigie.config import Config
-from vigie.models import Alert, AlertState, CrawlRun, Post, SavedSearch, Subscription, utcnow
+from vigie.models import Alert, AlertState, Candidate, CandidateState, CrawlRun, Post, SavedSearch, Subscription, utcnow
 
 CACHE_TTL = timedelta(seconds=60)
 SPIKE_PARAMS = SpikeParams()
@@ -290,6 +291,18 @@ def alerts(_store: Store, store_key: str, states: tuple[AlertState, ...], limit:
 @cache
 def alert(_store: Store, store_key: str, alert_id: str) -> Alert | None:
     return _store.get_alert(alert_id)
+
+
+@cache
+def candidates(_store: Store, store_key: str, states: tuple[CandidateState, ...], limit: int = 200) -> list[Candidate]:
+    """Newest first (by their first post), then fastest growing."""
+    found = _store.list_candidates(states=states, limit=limit)
+    return sorted(found, key=lambda c: (-c.first_post_at.timestamp(), -c.growth, c.id))
+
+
+@cache
+def origin(_store: Store, store_key: str, query: PostQuery) -> Origin:
+    return load_origin(_store, query)
 
 
 @cache

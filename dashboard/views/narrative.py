@@ -1,4 +1,5 @@
-"""Narrative: one narrative, watchlist term or hashtag: its timeline with spikes, who carries it, copy-paste clusters, posts."""
+"""Narrative: one narrative, watchlist term or hashtag: its timeline with spikes, who carries it, where it started and
+how it spread (for it and for each of its copy-paste clusters), posts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import streamlit as st
 from dashboard import charts, periods, queries
 from dashboard.render import local_time, md, post_card
 from dashboard.session import current
-from store.base import TermCount
+from store.base import PostQuery, TermCount
 
 PAGE_SIZE = 20
 KINDS = {"narrative": "Narrative", "term": "Watchlist term", "hashtag": "Hashtag"}
@@ -83,6 +84,30 @@ with columns[len(TOP_TITLES) % 3]:
     if view.top["language"]:
         st.altair_chart(charts.share(view.top["language"], "language"), width="stretch")
 
+def origin(query: PostQuery, key: str) -> None:
+    """The earliest post of the period and each source's first post, as a chart and a table."""
+    found = queries.origin(vigie.store, vigie.store_key, query)
+    if found.first is None:
+        return
+    st.caption(md(found.summary(vigie.zone)))
+    st.altair_chart(charts.spread(found.sources, vigie.zone), width="stretch", key=f"spread-{key}")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "first post": [local_time(a.first_at, vigie.zone) for a in found.sources],
+                "source": [a.key for a in found.sources],
+                "platform": [a.platform for a in found.sources],
+                "posts": [a.posts for a in found.sources],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+st.subheader("Where it started")
+origin(queries.subject_query(kind, value, since, until), "subject")
+
 st.subheader("Copy-paste clusters")
 if view.clusters:
     st.caption("The same text posted across sources; the first appearance is where it started, as far as Vigie saw.")
@@ -104,6 +129,9 @@ if view.clusters:
     with st.expander("First post of the widest clusters"):
         for post in first:
             post_card(post, vigie.zone, key="cluster")
+    picked = st.selectbox("Where a cluster started", [c.cluster_id for c in view.clusters], key="origin-cluster")
+    if picked:
+        origin(PostQuery(cluster_id=picked, until=until), "cluster")
 else:
     st.caption("No text of this subject was copied across two sources or more in this period.")
 

@@ -13,7 +13,12 @@ from dashboard import download, queries
 from store.base import PostQuery
 from alerts.rules import load_alerts, search_rules, subscriptions
 from alerts.trends import TrendCache
+from alerts.candidates import post_features
+from alerts.origin import arrivals
 from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded
+from tests.support.factories import make_post
+from vigie.models import Author, Candidate, Engagement
+from enrich.watchlists import load_watchlist
 from vigie.config import load_config
 
 PAGES = {
@@ -21,6 +26,7 @@ PAGES = {
     "views/narrative.py": "Narrative",
     "views/search.py": "Search",
     "views/alerts.py": "Alerts",
+    "views/candidates.py": "Candidates",
     "views/sources.py": "Sources",
     "views/subscriptions.py": "Subscriptions",
 }
@@ -359,6 +365,7 @@ EMPTY = {
     "views/narrative.py": "Pick a narrative, a watchlist term or a hashtag",
     "views/search.py": "**0 matching post(s)**",
     "views/alerts.py": "No open alert.",
+    "views/candidates.py": "No new candidate.",
     "views/sources.py": "No source is configured",
     "views/subscriptions.py": "Nobody receives alerts yet",
 }
@@ -400,3 +407,91 @@ def test_overview_reads_the_alert_cycles_trend_series(app: AppTest, seeded: Seed
     from_cache = [frame.value for frame in app.dataframe[:2]]
     assert [frame.to_json() for frame in from_cache] == [frame.to_json() for frame in from_store]
     assert len(from_cache[0]) >= 2 and len(from_cache[1]) >= 1
+
+
+def _seed_candidate(seeded: Seeded) -> None:
+    """Twelve posts of an unnamed narrative over three sources, and the candidate the alert cycle made of them."""
+    sources = [("tg-healing", "telegram"), ("masto-complot", "mastodon"), ("feed-broken", "feed")]
+    start = seeded.now - timedelta(hours=10)
+    posts = [
+        make_post(
+            f"vouglans{n}",
+            f"Le barrage de Vouglans va céder, ils le cachent ({n}) #verite_barrage",
+            platform=sources[n % 3][1],
+            source_id=sources[n % 3][0],
+            author=Author(id=f"v{n}", handle=f"voice{n}"),
+            published_at=start + timedelta(minutes=40 * n),
+            hashtags=["verite_barrage"],
+            language="fr",
+            engagement=Engagement(shares=n),
+        )
+        for n in range(12)
+    ]
+    refs = [post_features(post).ref for post in posts]
+    candidate = Candidate(
+        id="cand-vouglans",
+        terms=["barrage", "vouglans", "#verite_barrage"],
+        posts=12,
+        authors=12,
+        baseline=0.2,
+        growth=60.0,
+        score=9.1,
+        first_post_at=start,
+        detected_at=seeded.now,
+        updated_at=seeded.now,
+        earliest=refs[:3],
+        most_shared=refs[::-1][:3],
+        sources={"tg-healing": 4, "masto-complot": 4, "feed-broken": 4},
+        platforms={"telegram": 4, "mastodon": 4, "feed": 4},
+        languages={"fr": 12},
+        spread=arrivals(refs, "source"),
+    )
+    with seeded.store() as store:
+        store.upsert_posts(posts)
+        store.save_candidate(candidate)
+
+
+def test_promoting_a_candidate_writes_a_watchlist_and_retags_history(app: AppTest, seeded: Seeded) -> None:
+    _seed_candidate(seeded)
+    _open(app, "views/candidates.py")
+    candidate_id = "cand-vouglans"
+    assert "**barrage\\, vouglans\\, \\#verite\\_barrage** · 12 posts · ×60 · 3 sources" in " ".join(e.label for e in app.expander)
+    app.text_input(key=f"id-{candidate_id}").input("barrage_vouglans")
+    app.text_input(key=f"label-{candidate_id}").input("Vouglans dam cover-up")
+    app.text_area(key=f"description-{candidate_id}").input("Claims the dam is about to break and the authorities hide it")
+    app.text_area(key=f"terms-{candidate_id}").input("barrage de Vouglans\n#verite_barrage")
+    app.button(key=f"promote-{candidate_id}").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    written = load_watchlist(seeded.config_dir / "watchlists" / "barrage_vouglans.yaml")
+    [narrative] = written.narratives
+    assert (narrative.label, narrative.terms, narrative.hashtags) == ("Vouglans dam cover-up", {"any": ["barrage de Vouglans"]}, ["#verite_barrage"])
+    with seeded.store() as store:
+        stored = store.get_candidate(candidate_id)
+        tagged = store.search(PostQuery(narratives=("barrage_vouglans",), limit=100)).posts
+    assert stored is not None and (stored.state, stored.narrative, stored.by) == ("promoted", "barrage_vouglans", "analyst")
+    assert len(tagged) == 12 and all(m.watchlist == "barrage_vouglans" for p in tagged for m in p.matches if m.narrative == "barrage_vouglans")
+    assert "No new candidate." in [i.value for i in app.info]
+    app.segmented_control(key="candidates-state").set_value("promoted").run()
+    assert len(app.expander) == 1
+
+
+def test_dismissing_a_candidate_and_a_bad_id_is_refused(app: AppTest, seeded: Seeded) -> None:
+    _seed_candidate(seeded)
+    _open(app, "views/candidates.py")
+    candidate_id = "cand-vouglans"
+    app.text_input(key=f"id-{candidate_id}").input("Not An Id!")
+    app.button(key=f"promote-{candidate_id}").click().run()
+    [error] = [e.value for e in app.error]
+    assert error.startswith("narrative id \\'Not An Id\\!\\'") and "lower\\-case letters" in error
+    assert not (seeded.config_dir / "watchlists" / "Not An Id!.yaml").exists()
+    app.button(key=f"dismiss-{candidate_id}").click().run()
+    with seeded.store() as store:
+        stored = store.get_candidate(candidate_id)
+    assert stored is not None and (stored.state, stored.dismissed_posts) == ("dismissed", 12)
+    assert "No new candidate." in [i.value for i in app.info]
+
+
+def test_narrative_page_shows_where_it_started(app: AppTest) -> None:
+    _open(app, "views/narrative.py")
+    assert any(c.value.startswith("first seen on") for c in app.caption), [c.value for c in app.caption]
+    assert any("source" in frame.value.columns and "first post" in frame.value.columns for frame in app.dataframe)
