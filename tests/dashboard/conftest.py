@@ -15,7 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from store.sqlite import SQLiteStore
 from tests.support.factories import make_post, write_config
-from vigie.models import Alert, Author, CrawlError, CrawlRun, Post, Subscription, TagMatch, utcnow
+from alerts.candidates import post_features
+from alerts.origin import arrivals
+from vigie.models import Alert, Author, Candidate, CrawlError, CrawlRun, Engagement, Post, Subscription, TagMatch, utcnow
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -166,6 +168,48 @@ def _alerts(now: datetime) -> list[Alert]:
             ratio=0.0,
         ),
     ]
+
+
+def seed_candidate(seeded: Seeded) -> None:
+    """Twelve posts of an unnamed narrative over three sources, and the candidate the alert cycle made of them."""
+    sources = [("tg-healing", "telegram"), ("masto-complot", "mastodon"), ("feed-broken", "feed")]
+    start = seeded.now - timedelta(hours=10)
+    posts = [
+        make_post(
+            f"vouglans{n}",
+            f"Le barrage de Vouglans va céder, ils le cachent ({n}) #verite_barrage",
+            platform=sources[n % 3][1],
+            source_id=sources[n % 3][0],
+            author=Author(id=f"v{n}", handle=f"voice{n}"),
+            published_at=start + timedelta(minutes=40 * n),
+            hashtags=["verite_barrage"],
+            language="fr",
+            engagement=Engagement(shares=n),
+        )
+        for n in range(12)
+    ]
+    refs = [post_features(post).ref for post in posts]
+    candidate = Candidate(
+        id="cand-vouglans",
+        terms=["barrage", "vouglans", "#verite_barrage"],
+        posts=12,
+        authors=12,
+        baseline=0.2,
+        growth=60.0,
+        score=9.1,
+        first_post_at=start,
+        detected_at=seeded.now,
+        updated_at=seeded.now,
+        earliest=refs[:3],
+        most_shared=refs[::-1][:3],
+        sources={"tg-healing": 4, "masto-complot": 4, "feed-broken": 4},
+        platforms={"telegram": 4, "mastodon": 4, "feed": 4},
+        languages={"fr": 12},
+        spread=arrivals(refs, "source"),
+    )
+    with seeded.store() as store:
+        store.upsert_posts(posts)
+        store.save_candidate(candidate)
 
 
 @pytest.fixture

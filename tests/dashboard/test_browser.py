@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dashboard.conftest import HOSTILE_TEXT, Seeded
+from tests.dashboard.conftest import HOSTILE_TEXT, Seeded, seed_candidate
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 DRAWN = "!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSkeleton\"]')"
 """The script has finished (no running indicator) and no element is still a loading placeholder."""
-PAGES = {"": "Overview", "narrative?kind=narrative&value=miracle_healing": "Narrative", "search": "Search", "alerts": "Alerts", "sources": "Sources", "subscriptions": "Subscriptions"}
+PAGES = {"": "Overview", "narrative?kind=narrative&value=miracle_healing": "Narrative", "search": "Search", "alerts": "Alerts", "candidates": "Candidates", "sources": "Sources", "subscriptions": "Subscriptions"}
 
 
 def _free_port() -> int:
@@ -66,9 +66,10 @@ def served(seeded: Seeded) -> Iterator[str]:
             process.wait()
 
 
-def test_every_page_loads_in_chromium(served: str) -> None:
+def test_every_page_loads_in_chromium(served: str, seeded: Seeded) -> None:
     from playwright.sync_api import sync_playwright
 
+    seed_candidate(seeded)
     ARTEFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -84,6 +85,8 @@ def test_every_page_loads_in_chromium(served: str) -> None:
                 if path == "search":
                     _check_inert(page)
                     _check_export(page, served)
+                if path == "candidates":
+                    _check_origin_chart(page)
         finally:
             browser.close()
 
@@ -110,3 +113,15 @@ def _check_export(page, served: str) -> None:
     rows = list(csv.reader(io.StringIO(response.text())))
     assert rows[0][0] == "id" and len(rows) > 1
     assert any(HOSTILE_TEXT in row for row in rows)
+
+
+def _check_origin_chart(page) -> None:
+    """The candidate's spread chart is drawn: Vega rendered it with a point per source."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=10_000)
+    drawn = chart.locator("canvas, svg").first
+    drawn.wait_for(timeout=10_000)
+    box = drawn.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 100, box
+    chart.screenshot(path=str(ARTEFACTS / "dashboard-origin-chart.png"))
+    assert page.get_by_text("tg-healing").count() > 0

@@ -13,11 +13,7 @@ from dashboard import download, queries
 from store.base import PostQuery
 from alerts.rules import load_alerts, search_rules, subscriptions
 from alerts.trends import TrendCache
-from alerts.candidates import post_features
-from alerts.origin import arrivals
-from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded
-from tests.support.factories import make_post
-from vigie.models import Author, Candidate, Engagement
+from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded, seed_candidate
 from enrich.watchlists import load_watchlist
 from vigie.config import load_config
 
@@ -409,50 +405,8 @@ def test_overview_reads_the_alert_cycles_trend_series(app: AppTest, seeded: Seed
     assert len(from_cache[0]) >= 2 and len(from_cache[1]) >= 1
 
 
-def _seed_candidate(seeded: Seeded) -> None:
-    """Twelve posts of an unnamed narrative over three sources, and the candidate the alert cycle made of them."""
-    sources = [("tg-healing", "telegram"), ("masto-complot", "mastodon"), ("feed-broken", "feed")]
-    start = seeded.now - timedelta(hours=10)
-    posts = [
-        make_post(
-            f"vouglans{n}",
-            f"Le barrage de Vouglans va céder, ils le cachent ({n}) #verite_barrage",
-            platform=sources[n % 3][1],
-            source_id=sources[n % 3][0],
-            author=Author(id=f"v{n}", handle=f"voice{n}"),
-            published_at=start + timedelta(minutes=40 * n),
-            hashtags=["verite_barrage"],
-            language="fr",
-            engagement=Engagement(shares=n),
-        )
-        for n in range(12)
-    ]
-    refs = [post_features(post).ref for post in posts]
-    candidate = Candidate(
-        id="cand-vouglans",
-        terms=["barrage", "vouglans", "#verite_barrage"],
-        posts=12,
-        authors=12,
-        baseline=0.2,
-        growth=60.0,
-        score=9.1,
-        first_post_at=start,
-        detected_at=seeded.now,
-        updated_at=seeded.now,
-        earliest=refs[:3],
-        most_shared=refs[::-1][:3],
-        sources={"tg-healing": 4, "masto-complot": 4, "feed-broken": 4},
-        platforms={"telegram": 4, "mastodon": 4, "feed": 4},
-        languages={"fr": 12},
-        spread=arrivals(refs, "source"),
-    )
-    with seeded.store() as store:
-        store.upsert_posts(posts)
-        store.save_candidate(candidate)
-
-
 def test_promoting_a_candidate_writes_a_watchlist_and_retags_history(app: AppTest, seeded: Seeded) -> None:
-    _seed_candidate(seeded)
+    seed_candidate(seeded)
     _open(app, "views/candidates.py")
     candidate_id = "cand-vouglans"
     assert "**barrage\\, vouglans\\, \\#verite\\_barrage** · 12 posts · ×60 · 3 sources" in " ".join(e.label for e in app.expander)
@@ -476,7 +430,7 @@ def test_promoting_a_candidate_writes_a_watchlist_and_retags_history(app: AppTes
 
 
 def test_dismissing_a_candidate_and_a_bad_id_is_refused(app: AppTest, seeded: Seeded) -> None:
-    _seed_candidate(seeded)
+    seed_candidate(seeded)
     _open(app, "views/candidates.py")
     candidate_id = "cand-vouglans"
     app.text_input(key=f"id-{candidate_id}").input("Not An Id!")
