@@ -1,5 +1,6 @@
 """Daily digests: one email per digest subscriber with the alerts raised during the day that ended at
-`alerts.digest_time` (local time, `dashboard.timezone`). Queuing is idempotent: the digest of a day has one outbox id
+`alerts.digest_time` (local time, `dashboard.timezone`), and the candidate narratives first proposed that day for
+subscriptions naming `candidates`. Queuing is idempotent: the digest of a day has one outbox id
 per subscriber, so running this twice (or after a restart) sends it once."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.email import digest_email
-from alerts.rules import EVERY, load_alerts, subscribers, subscriptions
+from alerts.rules import CANDIDATES, EVERY, load_alerts, subscribers, subscriptions
 from store.base import Store
 from vigie.config import Config, parse_clock
 from vigie.models import Alert, as_utc
@@ -37,13 +38,16 @@ def queue_digests(config: Config, store: Store, now: datetime) -> int:
     settings = config.settings
     start, end = digest_period(now, settings.alerts.digest_time, settings.dashboard.timezone)
     alerts = [alert for alert in store.list_alerts(since=start, limit=10_000) if raised_between(alert, start, end)]
-    if not alerts:
+    candidates = sorted((c for c in store.list_candidates(states=("new",), since=start, limit=10_000) if start <= c.detected_at < end), key=lambda c: (-c.growth, c.id))
+    if not alerts and not candidates:
         return 0
     day = end.astimezone(ZoneInfo(settings.dashboard.timezone)).date()
     everyone = subscriptions(load_alerts(config).subscriptions, store.list_subscriptions())
+    readers = [s for rule_id in {a.rule_id for a in alerts} for s in subscribers(rule_id, everyone, "digest")]
+    readers += subscribers(CANDIDATES, everyone, "digest") if candidates else []
     queued = 0
-    for subscription in {s.id: s for rule_id in {a.rule_id for a in alerts} for s in subscribers(rule_id, everyone, "digest")}.values():
+    for subscription in {s.id: s for s in readers}.values():
         mine = sorted((a for a in alerts if EVERY in subscription.rules or a.rule_id in subscription.rules), key=lambda a: a.opened_at, reverse=True)
-        rendered = digest_email(mine, start, end, settings)
+        rendered = digest_email(mine, start, end, settings, candidates if CANDIDATES in subscription.rules else [])
         queued += store.enqueue(rendered.message(f"digest:{day.isoformat()}:{subscription.id}", subscription.email, as_utc(now)))
     return queued

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 from alerts.origin import describe
 from vigie.config import Settings
 from enrich.rules import explain
-from vigie.models import Alert, OutboxMessage, Post, PostRef, timed_matches, url_at, video_clock
+from vigie.models import Alert, Candidate, OutboxMessage, Post, PostRef, timed_matches, url_at, video_clock
 
 SAMPLE_CHARS = 300
 MOMENTS = 3
@@ -214,10 +215,12 @@ def alert_email(alert: Alert, samples: Sequence[Post], settings: Settings) -> Re
     )
 
 
-def digest_email(alerts: Sequence[Alert], period_start: datetime, period_end: datetime, settings: Settings) -> Rendered:
-    """One message for the alerts of a day, newest first, each with its key facts and dashboard link."""
+def digest_email(alerts: Sequence[Alert], period_start: datetime, period_end: datetime, settings: Settings, candidates: Sequence[Candidate] = ()) -> Rendered:
+    """One message for the alerts of a day, newest first, each with its key facts and dashboard link, then the
+    candidate narratives first proposed that day."""
     zone = ZoneInfo(settings.dashboard.timezone)
-    title = f"Vigie digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''} from {_when(period_start, zone)} to {_when(period_end, zone)}"
+    counted = _plural(len(alerts), "alert") + (f" and {_plural(len(candidates), 'candidate narrative')}" if candidates else "")
+    title = f"Vigie digest: {counted} from {_when(period_start, zone)} to {_when(period_end, zone)}"
     text = [title, "=" * len(title), ""]
     parts = [f"<html><body><h2>{html.escape(title)}</h2>"]
     for alert in alerts:
@@ -226,9 +229,32 @@ def digest_email(alerts: Sequence[Alert], period_start: datetime, period_end: da
         links = dashboard_links(alert, settings)[:1]
         text += [f"* {name}", *(f"  {line.label}: {line.value}" for line in facts), f"  Dashboard: {links[0].link}", ""]
         parts += [f"<h3>{html.escape(name)}</h3><table>", *(_html_line(line) for line in [*facts, *links]), "</table>"]
+    if candidates:
+        link = _Line("Dashboard", "candidate narratives", f"{settings.dashboard.public_url.rstrip('/')}/candidates")
+        text += ["New candidate narratives", "------------------------", ""]
+        parts.append("<h2>New candidate narratives</h2>")
+        for candidate in candidates:
+            name = f"{', '.join(candidate.terms[:6])}: {candidate.posts} posts, {candidate.growth:.0f}x, {len(candidate.sources)} sources"
+            facts = [_Line("Languages", ", ".join(candidate.languages)), _Line("Platforms", ", ".join(candidate.platforms))]
+            if candidate.earliest:
+                facts.append(_Line("Origin", describe(candidate.earliest[0], len(candidate.spread), _spread_hours(candidate), zone), safe_link(candidate.earliest[0].url)))
+            text += [f"* {name}", *(f"  {line.label}: {line.value}" for line in facts), ""]
+            parts += [f"<h3>{html.escape(name)}</h3><table>", *(_html_line(line) for line in facts), "</table>"]
+        text += [f"Review them: {link.link}", ""]
+        parts.append(f"<p>{_html_line(link)}</p>")
     text.append("Vigie: sent because you subscribed to the daily digest; change it in the dashboard's Subscriptions page.")
     parts.append("<p><small>Vigie: sent because you subscribed to the daily digest.</small></p></body></html>")
-    return Rendered(subject=one_line(f"[Vigie] Daily digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"), text="\n".join(text) + "\n", html="\n".join(parts))
+    return Rendered(subject=one_line(f"[Vigie] Daily digest: {counted}"), text="\n".join(text) + "\n", html="\n".join(parts))
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' if count != 1 else ''}"
+
+
+def _spread_hours(candidate: Candidate) -> int:
+    if len(candidate.spread) < 2:
+        return 0
+    return math.ceil((candidate.spread[-1].first_at - candidate.first_post_at).total_seconds() / 3600)
 
 
 def test_email(settings: Settings, now: datetime) -> Rendered:

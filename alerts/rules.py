@@ -23,6 +23,8 @@ from vigie.models import SavedSearch, Subscription
 
 ALERTS_FILE = "alerts.yaml"
 EVERY = "*"
+CANDIDATES = "candidates"
+"""What a subscription names to get new candidate narratives in its daily digest (`*` does not include them)."""
 Sensitivity = Literal["low", "medium", "high"]
 SubjectType = Literal["narrative", "term", "hashtag", "search"]
 
@@ -188,9 +190,9 @@ class AlertsFile(_Section):
         if duplicate:
             raise ValueError(f"duplicate subscription id {duplicate!r}")
         for entry in self.subscriptions:
-            unknown = [rule_id for rule_id in entry.rules if rule_id != EVERY and rule_id not in rule_ids and not rule_id.startswith(SEARCH_RULE_PREFIX)]
+            unknown = [rule_id for rule_id in entry.rules if rule_id not in (EVERY, CANDIDATES) and rule_id not in rule_ids and not rule_id.startswith(SEARCH_RULE_PREFIX)]
             if unknown:
-                raise ValueError(f"subscription {entry.email}: unknown rule {unknown[0]!r} (known: {', '.join(rule_ids) or 'none'}, or {SEARCH_RULE_PREFIX}<saved search id>)")
+                raise ValueError(f"subscription {entry.email}: unknown rule {unknown[0]!r} (known: {', '.join(rule_ids) or 'none'}, {CANDIDATES}, or {SEARCH_RULE_PREFIX}<saved search id>)")
         return self
 
 
@@ -236,4 +238,6 @@ def subscriptions(configured: Iterable[SubscriptionEntry], stored: Iterable[Subs
 
 
 def subscribers(rule_id: str, all_subscriptions: Iterable[Subscription], mode: Literal["immediate", "digest"]) -> list[Subscription]:
+    if rule_id == CANDIDATES:
+        return [s for s in all_subscriptions if s.mode == mode and CANDIDATES in s.rules]
     return [s for s in all_subscriptions if s.mode == mode and (EVERY in s.rules or rule_id in s.rules)]

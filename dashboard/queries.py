@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import streamlit as st
 
-from alerts.rules import AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
+from alerts.rules import CANDIDATES, AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, fit_baseline, scan
 from alerts.origin import Origin, load_origin
 from alerts.trends import TrendCache, floor
@@ -394,7 +394,7 @@ def subscribers(alerts_file: AlertsFile, stored: list[Subscription]) -> list[Sub
 
 def rule_choices(alerts_file: AlertsFile, saved: list[SavedSearch], subscriptions: list[Subscription]) -> dict[str, str]:
     """Rule id → what it watches: every rule of alerts.yaml, one per saved search, and any other id a subscription names."""
-    choices = {"*": "All alerts"}
+    choices = {"*": "All alerts", CANDIDATES: "New candidate narratives (in the daily digest)"}
     choices.update({rule.id: f"{rule.label}: {_watches(rule)}" + ("" if rule.enabled else " (disabled)") for rule in alerts_file.rules})
     for search in saved:
         choices.setdefault(search_rule_id(search.id, alerts_file.rules), f"{search.name}: spike in saved search {search.id}")

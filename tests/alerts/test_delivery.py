@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from alerts.email import alert_email, mime_message, one_line, safe_link
+from alerts.digest import queue_digests
 from alerts.outbox import SmtpSettings, deliver_due, retry_at
 from alerts.webhook import alert_payload
 from store.sqlite import SQLiteStore
 from tests.alerts.posts import watch_post
 from tests.support.factories import write_config
 from vigie.config import Config, ConfigError, load_config
-from vigie.models import Alert, OutboxMessage, TagMatch
+from vigie.models import Alert, Arrival, Candidate, OutboxMessage, PostRef, TagMatch
 
 NOW = datetime(2024, 5, 16, 12, 5, tzinfo=UTC)
 HOSTILE = '<b onmouseover="steal()">Cure</b> @channel [click](https://evil.example) `code` & more'
@@ -197,3 +198,30 @@ def test_headers_are_single_lines() -> None:
 @pytest.mark.parametrize(("url", "kept"), [("https://t.me/s/chan/1", True), ("http://a.example/x", True), ("javascript:alert(1)", False), ("data:text/html,x", False), ("//evil.example", False), (None, False)])
 def test_only_http_links(url: str | None, kept: bool) -> None:
     assert (safe_link(url) is not None) is kept
+
+
+def test_candidate_digest_goes_to_those_who_subscribed_to_candidates(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "config", settings={"dashboard": {"public_url": "http://vigie.test", "timezone": "UTC"}, "alerts": {"digest_time": "08:00"}})
+    subscribers = [{"email": "cand@example.org", "rules": ["candidates"], "mode": "digest"}, {"email": "all@example.org", "rules": ["*"], "mode": "digest"}]
+    (folder / "alerts.yaml").write_text(json.dumps({"subscriptions": subscribers}), encoding="utf-8")
+    config = load_config(folder, tmp_path / "data", environ={})
+    config.data_dir.mkdir(parents=True)
+    day = datetime(2024, 5, 16, 8, tzinfo=UTC)
+    first = PostRef(id="telegram:c1", platform="telegram", source_id="tg-<eveil>", published_at=day - timedelta(hours=20), url="https://t.me/eveil/1")
+    candidate = Candidate(
+        id="cand-1", terms=["#azurite", "protocole", "<thalassine>"], posts=14, authors=9, baseline=0.3, growth=47.0, first_post_at=first.published_at,
+        detected_at=day - timedelta(hours=15), updated_at=day - timedelta(hours=2), earliest=[first], sources={"tg-<eveil>": 8, "rss-a": 6},
+        platforms={"telegram": 8, "feed": 6}, languages={"fr": 14},
+        spread=[Arrival(key="tg-<eveil>", platform="telegram", first_at=first.published_at, posts=8), Arrival(key="rss-a", platform="feed", first_at=first.published_at + timedelta(hours=3), posts=6)],
+    )
+    with SQLiteStore(config.sqlite_path) as store:
+        store.save_candidate(candidate)
+        store.save_candidate(candidate.model_copy(update={"id": "cand-old", "detected_at": day - timedelta(days=3)}))
+        assert queue_digests(config, store, day + timedelta(minutes=5)) == 1
+        assert queue_digests(config, store, day + timedelta(minutes=10)) == 0, "once a day"
+        [message] = store.due_messages(day + timedelta(hours=1))
+    assert message.recipient == "cand@example.org" and message.subject == "[Vigie] Daily digest: 0 alerts and 1 candidate narrative"
+    assert "#azurite, protocole, <thalassine>: 14 posts, 47x, 2 sources" in message.body_text
+    assert "Origin: first seen on Telegram (tg-<eveil>) at 2024-05-15 12:00 UTC, then 1 source in 3 hours" in message.body_text
+    assert "http://vigie.test/candidates" in message.body_text
+    assert "&lt;thalassine&gt;" in message.body_html and "<thalassine>" not in message.body_html
