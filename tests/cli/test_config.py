@@ -52,6 +52,7 @@ def test_malformed_yaml_gives_line_and_column(tmp_path: Path) -> None:
         ({"store": {"backend": "mysql"}}, "vigie.yaml:2: store.backend: Input should be 'sqlite', 'elasticsearch' or 'opensearch'"),
         ({"crawl": {"run_timeout": "soon"}}, "vigie.yaml:2: crawl.run_timeout: expected a duration"),
         ({"dashboard": {"prot": 80}}, "vigie.yaml:2: dashboard.prot: unknown key"),
+        ({"alerts": {"candidates": {"current": "6h"}}}, "vigie.yaml:3: alerts.candidates.current: expected between 24h and 72h"),
     ],
 )
 def test_settings_errors(tmp_path: Path, settings: dict, expected: str) -> None:
