@@ -117,7 +117,7 @@ def test_a_database_from_migration_1_gets_its_keys_indexed(tmp_path: Path) -> No
         store.upsert_posts([keyed(number, [f"{number:04x}", "0shared"]) for number in range(3)] + [keyed(3, [])])
     with closing(sqlite3.connect(path)) as conn:
         conn.executescript(
-            "DROP TABLE key_runs; DROP TABLE rekeyed_posts; CREATE VIRTUAL TABLE post_keys USING fts5 (keys, content = '', detail = none, columnsize = 0);"
+            "DROP TABLE key_runs; DROP TABLE rekeyed_posts; DROP TABLE candidates; CREATE VIRTUAL TABLE post_keys USING fts5 (keys, content = '', detail = none, columnsize = 0);"
             "PRAGMA user_version = 1;"
         )
     with SQLiteStore(path) as store:
@@ -133,7 +133,7 @@ def test_a_database_from_migration_2_gets_its_keys_indexed_again_without_the_sta
         store.upsert_posts([keyed(0, ["0old", "0shared"]), keyed(1, ["0shared"])])
         store.upsert_posts([keyed(0, ["0new"])])
     with closing(sqlite3.connect(path)) as conn:
-        conn.executescript("DROP TABLE rekeyed_posts; PRAGMA user_version = 2;")
+        conn.executescript("DROP TABLE rekeyed_posts; DROP TABLE candidates; PRAGMA user_version = 2;")
     with SQLiteStore(path) as store:
         assert store.find_near_duplicates(["0old"]) == []
         assert store.find_near_duplicates(["0shared"]) == [("feed:p1", "c1")]
