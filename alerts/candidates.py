@@ -114,11 +114,13 @@ def reconcile(found: Sequence[Candidate], previous: Sequence[Candidate], at: dat
     """The candidates of this cycle, carrying over what earlier cycles decided: the id, when it was first proposed,
     and a promotion or dismissal (a dismissed one is `new` again once its posts reach `regrowth` times those it had)."""
     out = []
+    taken: set[str] = set()
     for candidate in found:
-        before = max(previous, key=lambda p: _overlap(candidate, p), default=None)
+        before = max((p for p in previous if p.id not in taken), key=lambda p: _overlap(candidate, p), default=None)
         if before is None or _overlap(candidate, before) < SAME_CANDIDATE:
             out.append(candidate)
             continue
+        taken.add(before.id)
         kept = {"id": before.id, "detected_at": before.detected_at, "state": before.state, "dismissed_posts": before.dismissed_posts, "narrative": before.narrative, "by": before.by}
         if before.state == "dismissed" and candidate.posts >= regrowth * (before.dismissed_posts or 0):
             kept.update(state="new", dismissed_posts=None, by=None, detected_at=at)
@@ -168,8 +170,9 @@ def _candidate(
     chosen = {post.ref.id for post in posts}
     usage = Counter({m: sum(current[i].ref.id in chosen for i in holders[m]) for m in members if not m.startswith(CLUSTER)})
     terms = [term for term, _ in sorted(usage.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]]
-    if not terms:
-        terms = sorted({f for post in posts for f in post.features if not f.startswith(CLUSTER)}, key=lambda f: -len(holders.get(f, ())))[:MAX_TERMS]
+    if not terms:  # a cluster whose words were all seen before: its most shared words describe it
+        common = Counter(f for post in posts for f in post.features if not f.startswith(CLUSTER))
+        terms = [term for term, _ in sorted(common.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]]
     core = terms[:2] or clusters[:1]
     expected = (min(baseline.get(term, 0) for term in core) + PRIOR_POSTS) * scale
     refs = sorted((post.ref for post in posts), key=lambda ref: (ref.published_at, ref.id))

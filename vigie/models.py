@@ -241,6 +241,11 @@ class PostRef(_Record):
     url: str | None = None
     shares: int = 0
 
+    @field_validator("published_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
+
 
 class Arrival(_Record):
     """When a narrative or a copy-paste cluster first appeared in one source (or platform)."""
@@ -249,6 +254,11 @@ class Arrival(_Record):
     platform: str
     first_at: datetime = Field(description="Published time of its first post there (to the hour when counted from trend buckets).")
     posts: int = Field(0, description="Its posts there over the period looked at.")
+
+    @field_validator("first_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return as_utc(value)
 
 
 class Candidate(_Record):

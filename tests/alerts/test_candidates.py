@@ -133,3 +133,14 @@ def test_origin_summary_says_where_and_how_fast() -> None:
     assert [a.posts for a in origin.sources] == [3, 2, 2, 2]
     assert origin.summary(ZoneInfo("UTC")) == "first seen on Mastodon (plant-src0) at 2024-05-30 06:12 UTC, then 3 sources in 1 hour"
     assert Origin(refs[0], arrivals(refs[:1], "source")).summary(ZoneInfo("UTC")) == "first seen on Mastodon (plant-src0) at 2024-05-30 06:12 UTC"
+
+
+def test_a_cluster_of_an_ordinary_text_is_described_by_its_words() -> None:
+    rng = random.Random(6)
+    baseline = _background(rng, AT - timedelta(days=9), 7 * 24, 4, "b")
+    current = _background(rng, AT - timedelta(hours=48), 48, 4, "c")
+    copied = _planted(10, AT - timedelta(hours=3), cluster="cl-2", text=BACKGROUND[2])
+    copied = [post.model_copy(update={"hashtags": []}) for post in copied]
+    [candidate] = _detect(current + copied, baseline)
+    assert candidate.clusters == ["cl-2"] and candidate.posts == 10
+    assert candidate.terms[:4] == ["allez", "cerisiers", "dans", "fleur"], "its words, most used first, ties by name"
