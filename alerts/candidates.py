@@ -54,10 +54,14 @@ class PostFeatures:
 @dataclass(frozen=True, slots=True)
 class CandidateParams:
     min_posts: int = 5
+    min_term_posts: int = 3
+    """Posts a word, hashtag or cluster needs to emerge: fewer than a candidate needs, since a candidate also needs
+    two of them in the same posts, and a young narrative spreads its posts over several words."""
     min_sources: int = 3
     min_authors: int = 3
     min_ratio: float = 5.0
-    p_value: float = 1e-3
+    p_value: float = 1e-5
+    """Largest tail probability of each feature on its own (not corrected for the number of features tried)."""
 
 
 def post_features(post: Post) -> PostFeatures:
@@ -135,13 +139,15 @@ def candidate_id(terms: Sequence[str], first_post_at: datetime) -> str:
 
 def _emerging(current: Sequence[PostFeatures], baseline: Mapping[str, int], baseline_posts: int, params: CandidateParams) -> list[EmergingTerm]:
     counts = Counter(feature for post in current for feature in post.features)
-    eligible = {feature for feature, n in counts.items() if n >= params.min_posts}
+    eligible = {feature for feature, n in counts.items() if n >= params.min_term_posts}
     authors: dict[str, set[str]] = defaultdict(set)
     for post in current:
         for feature in post.features & eligible:
             authors[feature].add(post.author)
     windows = [TermWindow(feature, counts[feature], baseline.get(feature, 0), len(authors[feature])) for feature in eligible]
-    emerging = EmergingParams(p_value=params.p_value, min_count=params.min_posts, min_authors=params.min_authors, min_ratio=params.min_ratio)
+    # find_emerging corrects for the number of features tried; a feature here is only a screen, not a verdict (the
+    # candidate needs two of them in the same posts across sources), so the level applies to each feature alone.
+    emerging = EmergingParams(p_value=min(1.0, params.p_value * max(1, len(windows))), min_count=params.min_term_posts, min_authors=params.min_authors, min_ratio=params.min_ratio)
     return find_emerging(windows, len(current), baseline_posts, emerging)
 
 

@@ -147,7 +147,7 @@ def propose_candidates(config: Config, store: Store, at: datetime, *, force: boo
     current_start = at - settings.current
     current = [post_features(post) for post in store.iter_posts(PostQuery(since=current_start, until=at))]
     counts, total = count_features(post_features(post) for post in store.iter_posts(PostQuery(since=current_start - settings.window, until=current_start)))
-    params = CandidateParams(min_posts=settings.min_posts, min_sources=settings.min_sources, min_authors=settings.min_authors, p_value=settings.p_value)
+    params = CandidateParams(min_posts=settings.min_posts, min_term_posts=settings.min_term_posts, min_sources=settings.min_sources, min_authors=settings.min_authors, p_value=settings.p_value)
     found = find_candidates(current, counts, total, at, params)
     previous = store.list_candidates(since=current_start - settings.window, limit=10_000)
     candidates = reconcile(found, previous, at, settings.regrowth)

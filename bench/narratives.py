@@ -223,7 +223,7 @@ def main() -> int:
           f"{sum(1 for p in plants if p.cluster)} copy-paste) in {', '.join(sorted({p.language for p in plants}))}; built in {time.perf_counter() - began:.1f} s")
 
     settings, rule = CandidateSettings(), EmergingRule(id="emerging", kind="emerging", fields=["hashtag"])
-    params = CandidateParams(min_posts=settings.min_posts, min_sources=settings.min_sources, min_authors=settings.min_authors, p_value=settings.p_value)
+    params = CandidateParams(min_posts=settings.min_posts, min_term_posts=settings.min_term_posts, min_sources=settings.min_sources, min_authors=settings.min_authors, p_value=settings.p_value)
     variants = [
         (Score(f"candidate narratives (alerts/candidates.py, defaults: {params.min_sources} sources, {params.min_authors} authors, {params.min_posts} posts)"), params, []),
         (Score("candidate narratives, min_sources: 2"), replace(params, min_sources=2), []),

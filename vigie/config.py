@@ -286,8 +286,9 @@ class CandidateSettings(_Section):
     window: Duration = Field(timedelta(days=7), description="The baseline before it, which their terms must have been rare in.")
     min_sources: int = Field(3, ge=1, description="Distinct sources a candidate must span.")
     min_authors: int = Field(3, ge=1, description="Distinct authors a candidate must span.")
-    min_posts: int = Field(5, ge=2, description="Posts with a term (or in a cluster) in the current window for it to count, and posts a candidate needs.")
-    p_value: float = Field(1e-3, gt=0, lt=1, description="Largest tail probability, corrected for the number of words tried, at which a word, hashtag or cluster emerges. Looser than the emerging-terms rule's: a candidate also needs two of them in the same posts.")
+    min_posts: int = Field(5, ge=2, description="Posts a candidate needs in the current window.")
+    min_term_posts: int = Field(3, ge=2, description="Posts a word, hashtag or cluster needs to emerge (a candidate also needs two of them in the same posts).")
+    p_value: float = Field(1e-5, gt=0, lt=1, description="Largest tail probability at which a word, hashtag or cluster emerges, each on its own (not corrected for the number tried, unlike the emerging-terms rule): a candidate also needs two of them in the same posts across sources.")
     regrowth: float = Field(2.0, gt=1, description="A dismissed candidate comes back when its posts reach this multiple of its posts when dismissed.")
 
     @field_validator("current")
