@@ -217,7 +217,7 @@ def test_store_init_names_the_server_and_installs_the_schema(tmp_path: Path, nod
     assert first.exit_code == 0, first.output
     lines = first.output.splitlines()
     assert lines[0].startswith("server: OpenSearch 2.") and lines[0].endswith("(Vigie needs 2.4 or newer)")
-    assert f"index {prefix}-runs: created" in lines and f"template {prefix}-posts: version 1 for {prefix}-posts-*" in lines
+    assert f"index {prefix}-runs: created" in lines and f"template {prefix}-posts: version 2 for {prefix}-posts-*" in lines
     again = vigie_on_node(tmp_path, node_url, prefix, "store", "init")
     assert again.exit_code == 0 and f"index {prefix}-runs: exists, mapping up to date" in again.output
 
@@ -228,7 +228,7 @@ def test_store_copy_from_sqlite_moves_posts_and_records(tmp_path: Path, node_url
     assert copied.exit_code == 0, copied.output
     report = json.loads(copied.output)
     assert (report["posts"], report["new"], report["errors"]) == (30, 30, [])
-    assert report["records"] == {"crawl runs": 1, "cursors": 1, "alerts": 1, "subscriptions": 1, "saved searches": 1, "unsent messages": 1}
+    assert report["records"] == {"crawl runs": 1, "cursors": 1, "alerts": 1, "candidates": 0, "subscriptions": 1, "saved searches": 1, "unsent messages": 1}
     store = os_store(tmp_path, node_url, spool=False, index_prefix=prefix)
     with SQLiteStore(tmp_path / "a.db") as source:
         assert store.count_posts(PostQuery()) == 30
