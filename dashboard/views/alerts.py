@@ -15,8 +15,9 @@ from vigie.models import Alert
 STATES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 BUTTONS = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved", "reopened"), "resolved": ("reopened",)}
 SHOWN = 50
+# Evidence lists the alert cycle stores as [{"value", "count"}] (alerts/cycle.py). Notes in a page script are
+# comments: Streamlit's magic would show a bare string on the page (the server runs with magic off, AppTest does not).
 EVIDENCE_TOPS = {"top_sources": "Top sources", "top_authors": "Top authors", "platforms": "Platforms"}
-"""Evidence lists the alert cycle stores as [{"value", "count"}] (alerts/cycle.py)."""
 LABELS = {"acknowledged": "Acknowledge", "resolved": "Resolve", "reopened": "Reopen", "commented": "Comment only"}
 
 vigie = current()

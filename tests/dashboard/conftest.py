@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import random
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from alerts.origin import arrivals
 from vigie.models import Alert, Author, Candidate, CrawlError, CrawlRun, Engagement, Post, Subscription, TagMatch, utcnow
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+_MARKUP = re.compile(r"[`*_\\]+")
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +58,31 @@ WATCHLIST = {
         {"id": "quantum_healing", "label": "Quantum healing", "terms": {"fr": ["guérison quantique"]}},
     ]
 }
+
+
+def shown_form(text: str) -> str:
+    """Text as a page shows it, for comparing: markdown's marks dropped, whitespace collapsed."""
+    return " ".join(_MARKUP.sub("", text).split())
+
+
+@cache
+def code_text() -> dict[str, str]:
+    """The string statements of the dashboard's code (docstrings, notes after an assignment), as a page would
+    show them if Streamlit's magic wrote one out: the start of each first line -> where it is in the code."""
+    found = {}
+    for path in sorted(APP.parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                first = shown_form(node.value.value.strip().splitlines()[0])[:60]
+                if len(first) >= 20:
+                    found[first] = f"{path.relative_to(APP.parents[1])}:{node.lineno}"
+    return found
+
+
+def code_shown(page_text: str) -> list[str]:
+    """Where the code whose text `page_text` shows is (empty when a page shows none)."""
+    shown = shown_form(page_text)
+    return [where for text, where in code_text().items() if text in shown]
 
 
 @dataclass

@@ -61,6 +61,7 @@ def test_server_gets_the_hash_not_the_password(seeded: Seeded) -> None:
     assert auth.PLAIN_ENV not in env and auth.verify_password("s3cret", env[auth.HASH_ENV])
     assert argv[argv.index("--server.address") + 1] == "0.0.0.0" and argv[argv.index("--server.port") + 1] == "8600"
     assert argv[argv.index("run") + 1].endswith("dashboard/server.py")
+    assert argv[argv.index("--runner.magicEnabled") + 1] == "false"
     assert env["VIGIE_CONFIG"] == str(seeded.config_dir.resolve())
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.dashboard.conftest import HOSTILE_TEXT, Seeded, seed_candidate
+from tests.dashboard.conftest import HOSTILE_TEXT, Seeded, code_shown, seed_candidate
 
 pytestmark = pytest.mark.browser
 
@@ -82,6 +82,7 @@ def test_every_page_loads_in_chromium(served: str, seeded: Seeded) -> None:
                 page.wait_for_timeout(500)  # charts finish drawing
                 page.screenshot(path=str(ARTEFACTS / f"dashboard-{path.partition('?')[0] or 'overview'}.png"))
                 assert page.locator('[data-testid="stException"]').count() == 0, f"exception box on {path}"
+                assert not code_shown(page.locator("body").inner_text()), f"{path or '/'} shows text from the code"
                 if path == "search":
                     _check_inert(page)
                     _check_export(page, served)

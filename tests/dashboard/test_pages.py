@@ -13,7 +13,7 @@ from dashboard import download, queries
 from store.base import PostQuery
 from alerts.rules import load_alerts, search_rules, subscriptions
 from alerts.trends import TrendCache
-from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded, seed_candidate
+from tests.dashboard.conftest import APP, HOSTILE_TEXT, Seeded, code_shown, seed_candidate
 from enrich.watchlists import load_watchlist
 from vigie.config import load_config
 
@@ -44,6 +44,8 @@ def test_every_page_renders(app: AppTest, page: str) -> None:
     _open(app, page)
     assert [t.value for t in app.title] == [PAGES[page]]
     assert not app.error
+    shown = [element.value for element in (*app.markdown, *app.caption, *app.text, *app.info, *app.warning)]
+    assert not code_shown("\n".join(shown)), "the page shows text from the code (Streamlit magic writes out a bare string)"
 
 
 def test_overview_period_changes_the_counts(app: AppTest) -> None:

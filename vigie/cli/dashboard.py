@@ -55,6 +55,7 @@ def streamlit_command(config: Config, host: str, port: int, environ: dict[str, s
         "--client.toolbarMode", "viewer",
         "--client.showErrorDetails", "type",
         "--global.developmentMode", "false",
+        "--runner.magicEnabled", "false",  # a bare string in a page script stays in the code, not on the page
     ]  # fmt: skip
     return argv, env
 
