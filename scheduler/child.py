@@ -102,14 +102,14 @@ def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None, capture: bo
     )
 
 
-def _relay(process: Child, name: str, tail: deque[str]) -> None:
-    """Pass the child's output on to our log, line by line, keeping the last lines for the error message."""
+def _relay(process: Child, name: str, tail: deque[str], level: int = logging.INFO) -> None:
+    """Pass the child's output on to our log at `level`, line by line, keeping the last lines for the error message."""
     assert process.stdout is not None
     for line in process.stdout:
         line = line.rstrip()
         if line:
             tail.append(line)
-            log.info("%s", line, extra={"child": name})
+            log.log(level, "%s", line, extra={"child": name})
     process.stdout.close()
 
 
@@ -127,15 +127,17 @@ class ChildProcesses:
         with self._lock:
             return len(self._running)
 
-    def run(self, start: Callable[[], Child], *, timeout: float, name: str) -> ChildResult:
-        """Start a child (`start()`, e.g. `lambda: spawn(argv, env)`), stopping it when it runs longer than `timeout` seconds."""
+    def run(self, start: Callable[[], Child], *, timeout: float, name: str, output_level: int = logging.INFO) -> ChildResult:
+        """Start a child (`start()`, e.g. `lambda: spawn(argv, env)`), stopping it when it runs longer than `timeout` seconds.
+
+        Its output goes to the log at `output_level` and its last lines are in the result."""
         with self._lock:
             if self._stopping.is_set():
                 return ChildResult(returncode=None, stopped=True)
             process = start()
             self._running[process.pid] = process
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
-        relay = threading.Thread(target=_relay, args=(process, name, tail), name=f"relay {name}", daemon=True)
+        relay = threading.Thread(target=_relay, args=(process, name, tail, output_level), name=f"relay {name}", daemon=True)
         relay.start()
         timed_out = killed = False
         try:

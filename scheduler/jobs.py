@@ -95,7 +95,12 @@ def crawl_starter(context: JobContext, source_id: str, timeout: float) -> Callab
 
 
 def crawl_source(source_id: str) -> None:
-    """Crawl one source in a child process, within `crawl.run_timeout`; a failure is recorded and retried next time."""
+    """Crawl one source in a child process, within `crawl.run_timeout`; a failure is recorded and retried next time.
+
+    One line per run in the service log: `crawl finished` (INFO) or `crawl failed`/`crawl partial` with the
+    first error (WARNING; ERROR when the crawl crashed or timed out). The crawl's own output, Scrapy's
+    retries and the crawler's error lines among it, is relayed at DEBUG (`log.level: DEBUG` shows it).
+    """
     context = _bound()
     config = context.config
     try:
@@ -105,10 +110,11 @@ def crawl_source(source_id: str) -> None:
         return
     timeout = config.settings.crawl.run_timeout.total_seconds()
     started = utcnow()
-    log.info("crawl started", extra={"source": source_id})
-    result = context.children.run(crawl_starter(context, source_id, timeout), timeout=timeout, name=f"crawl {source_id}")
+    log.debug("crawl started", extra={"source": source_id})
+    result = context.children.run(crawl_starter(context, source_id, timeout), timeout=timeout, name=f"crawl {source_id}", output_level=logging.DEBUG)
+    seconds = round((utcnow() - started).total_seconds(), 1)
     if result.ok:
-        log.info("crawl finished", extra={"source": source_id, "seconds": round((utcnow() - started).total_seconds(), 1)})
+        log_crawl_run(recorded_run(result.output_tail, source_id), source_id, seconds)
         return
     if result.returncode is None:
         log.info("crawl not started: the service is stopping", extra={"source": source_id})
@@ -119,7 +125,34 @@ def crawl_source(source_id: str) -> None:
     if run is None:
         log.info("crawl stopped before it began: the service is stopping", extra={"source": source_id})
         return
-    log.error("crawl failed: %s", run.errors[-1].message if run.errors else "see the crawl-run log", extra={"source": source_id, "run_id": run.id})
+    log.error("crawl failed: %s", run.errors[-1].message if run.errors else "see the crawl-run log", extra={"source": source_id, "run_id": run.id, "seconds": seconds})
+
+
+def recorded_run(output: list[str], source_id: str) -> CrawlRun | None:
+    """The crawl-run record `vigie crawl --json` printed (None for a `schedule.crawl_command` that prints none)."""
+    for line in reversed(output):
+        if line.startswith("{"):
+            try:
+                run = CrawlRun.model_validate_json(line)
+            except ValueError:
+                continue
+            if run.source_id == source_id:
+                return run
+    return None
+
+
+def log_crawl_run(run: CrawlRun | None, source_id: str, seconds: float) -> None:
+    """The one line of a crawl that ran to its end: what it brought, or why it failed."""
+    if run is None:
+        log.info("crawl finished", extra={"source": source_id, "seconds": seconds})
+        return
+    fields = {"source": source_id, "run_id": run.id, "pages": run.pages, "new_posts": run.new_posts, "updated_posts": run.updated_posts, "seconds": seconds}
+    if run.status == "ok":
+        log.info("crawl finished", extra=fields)
+        return
+    first = run.errors[0].message if run.errors else "no detail"
+    more = f" (and {len(run.errors) - 1} more)" if len(run.errors) > 1 else ""
+    log.warning("crawl %s: %s%s", run.status, first, more, extra=fields)
 
 
 def record_failed_crawl(store: Store, source_id: str, platform: str, started: datetime, error: str, record_if_missing: bool = True) -> CrawlRun | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,7 +58,7 @@ def launched(config: Config) -> Iterator[CrawlLauncher]:
 
 
 def test_the_service_forks_crawls_from_the_warm_launcher_which_stores_posts_and_reuses_the_loaded_models(vigie: VigieProject, replay: ReplayServer, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # the crawl's own lines are relayed at DEBUG
     config = configure(vigie, replay)
     service = Service(config, dashboard=False)
     service.start()
@@ -80,7 +81,7 @@ def test_the_service_forks_crawls_from_the_warm_launcher_which_stores_posts_and_
 
 
 def test_a_warm_up_failure_is_one_log_line_and_crawls_still_run_forked_loading_cold(vigie: VigieProject, replay: ReplayServer, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # the crawl's own lines are relayed at DEBUG
     config = configure(vigie, replay, settings={"enrich": {"language": {"languages": ["en", "klingon"]}}})
     with launched(config) as launcher:
         jobs.bind(jobs.JobContext(config=config, children=ChildProcesses(grace=2), launcher=launcher))
@@ -90,8 +91,9 @@ def test_a_warm_up_failure_is_one_log_line_and_crawls_still_run_forked_loading_c
             jobs.bind(None)
 
     assert launcher.warm_up is not None and launcher.warm_up.error is not None and "klingon" in launcher.warm_up.error
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "vigie.scheduler" and r.levelno == logging.WARNING]
+    (warning, crawl) = [r.getMessage() for r in caplog.records if r.name == "vigie.scheduler" and r.levelno == logging.WARNING]
     assert warning.startswith("crawl launcher could not warm up: ConfigError:") and "\n" not in warning
+    assert crawl.startswith("crawl partial: enrichment failed")
     assert "language models loaded before this crawl was forked: none; loaded by the crawl: none" in child_lines(caplog, "crawl tc")
     posts = vigie.posts("tc")
     assert len(posts) == 20 and {post.language for post in posts} == {None}  # stored unenriched, as a cold crawl does
@@ -157,3 +159,32 @@ def test_a_forked_crawl_that_does_not_stop_within_the_grace_is_killed(vigie: Vig
     with vigie.store() as store:
         (run,) = store.crawl_runs("slow")
     assert run.status == "running"  # the scheduler's job closes it (`record_failed_crawl`), as for a killed command
+
+
+def test_a_source_that_cannot_be_reached_is_one_line_per_run_in_the_service_log(vigie: VigieProject, caplog: pytest.LogCaptureFixture) -> None:
+    """As `make run` without network: the feed's host refuses every connection (robots.txt first, then the feed)."""
+    caplog.set_level(logging.DEBUG)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings = {**TWO_LANGUAGES, "crawl": {"backoff_base": 0.05}, "log": {"file": None}}
+    config = vigie.configure([{"id": "down", "platform": "feed", "url": f"http://127.0.0.1:{port}/feed", "every": "1h"}], settings=settings)
+    with launched(config) as launcher:
+        jobs.bind(jobs.JobContext(config=config, children=ChildProcesses(grace=2), launcher=launcher))
+        try:
+            for _ in range(2):
+                jobs.crawl_source("down")
+        finally:
+            jobs.bind(None)
+
+    about_down = [r for r in caplog.records if getattr(r, "source", None) == "down" or getattr(r, "child", None) == "crawl down"]
+    shown = [r for r in about_down if r.levelno >= logging.INFO]
+    assert [(r.levelname, r.getMessage().split(":")[0]) for r in shown] == [("WARNING", "crawl failed")] * 2, [r.getMessage() for r in shown]
+    assert "connection refused" in shown[0].getMessage() and f"127.0.0.1:{port}/feed" in shown[0].getMessage()
+    assert "\n" not in shown[0].getMessage() and shown[0].run_id and shown[0].new_posts == 0
+    # The rest is still there at DEBUG: Scrapy's retries, the robots.txt error, the run record, the models line.
+    debug = [r.getMessage() for r in about_down if r.levelno == logging.DEBUG]
+    assert any("Gave up retrying" in line and "robots.txt" in line for line in debug)
+    assert any(line.startswith('{"id": ') for line in debug) and any(line.startswith("language models loaded") for line in debug)
+    with vigie.store() as store:
+        assert [run.status for run in store.crawl_runs("down")] == ["failed", "failed"]

@@ -76,8 +76,10 @@ def test_sigterm_during_a_crawl_leaves_the_store_consistent(tmp_path: Path) -> N
     assert 30 <= stored < 1200  # stopped part-way, with every batch it finished
     assert stored == run.new_posts  # what the run says it wrote is there, and nothing more
     assert all(post.source_id == "toots" and post.text and post.published_at for post in posts)  # no half-written row
-    # One JSON object per line, the crawler's own output included (tagged with the child it came from).
+    # One JSON object per line; the crawl is one of them, with its fields (its own output is at DEBUG).
     log_lines = [json.loads(line) for line in (config.data_dir / "logs" / "vigie.log").read_text().splitlines()]
-    assert any(line.get("child") == "crawl toots" and "source toots: interrupted (shutdown requested)" in line["msg"] for line in log_lines)
+    (crawl,) = [line for line in log_lines if line.get("source") == "toots"]
+    assert crawl["level"] == "WARNING" and crawl["msg"].startswith("crawl partial: ") and "shutdown" in crawl["msg"]
+    assert crawl["run_id"] == run.id and crawl["new_posts"] == stored
     service_lines = [line["msg"] for line in log_lines if line["logger"] == "vigie.scheduler"]
     assert "received SIGTERM" in service_lines and service_lines[-1] == "stopped"
