@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,8 @@ SAMPLE_CHARS = 300
 MOMENTS = 3
 """Moments of a sample video linked in an email: where each of its first terms is first said."""
 SUBJECT_CHARS = 160
+_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+"""One bare address: no display name, comment, group, second address or whitespace, so nothing in it is header syntax."""
 _KIND_TITLES = {"spike": "Spike", "emerging": "Emerging", "source_silent": "Source silent"}
 
 
@@ -54,6 +57,23 @@ def one_line(text: str, limit: int = SUBJECT_CHARS) -> str:
     """Text safe for a header: control characters and line breaks become spaces, long text is cut."""
     flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def header_text(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """`one_line` text that also stays literal in a header: `=?` would start an RFC 2047 encoded word, which the
+    email library decodes when the header is set, so `=?utf-8?q?=0D=0ABcc:...?=` would come back as a line break."""
+    return one_line(text, limit).replace("=?", "= ?")
+
+
+class AddressError(ValueError):
+    """Not one bare email address; str() is one line."""
+
+
+def plain_address(address: str) -> str:
+    """The address, when it is one bare `name@example.org` of at most 254 characters; AddressError otherwise."""
+    if len(address) > 254 or not _ADDRESS.fullmatch(address):
+        raise AddressError(f"{one_line(address, 80)!r} is not one email address (expected name@example.org)")
+    return address
 
 
 def safe_link(url: str | None) -> str | None:
@@ -265,11 +285,14 @@ def test_email(settings: Settings, now: datetime) -> Rendered:
 
 
 def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
-    """The outbox message as a multipart/alternative email; its Message-ID derives from the outbox id."""
+    """The outbox message as a multipart/alternative email; its Message-ID derives from the outbox id.
+
+    Raises AddressError when the recipient is anything but one bare address (a subscription stored by another tool,
+    say): header syntax in it (CR/LF, a comma, a display name) would reach other people than the subscriber."""
     email = EmailMessage()
     email["From"] = sender
-    email["To"] = message.recipient
-    email["Subject"] = one_line(message.subject)
+    email["To"] = plain_address(message.recipient)
+    email["Subject"] = header_text(message.subject)
     email["Date"] = format_datetime(message.created_at)
     domain = sender.rpartition("@")[2].strip("> ") or "vigie.invalid"
     email["Message-ID"] = f"<{hashlib.sha256(message.id.encode()).hexdigest()[:32]}@{domain}>"

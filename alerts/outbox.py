@@ -22,7 +22,7 @@ from typing import Literal
 
 import httpx
 
-from alerts.email import mime_message, one_line
+from alerts.email import AddressError, mime_message, one_line
 from alerts.webhook import TIMEOUT, WebhookError, post_webhook, webhook_url
 from store.base import Store
 from vigie.config import Config, ConfigError
@@ -112,6 +112,8 @@ class Transport:
             raise DeliveryError(f"SMTP server disconnected: {one_line(str(exc), 200)}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {one_line(str(exc), 200)}") from None
+        except AddressError as exc:
+            raise DeliveryError(f"recipient refused: {exc}; fix the subscription") from None
 
     def _deliver(self, message: OutboxMessage) -> str:
         if message.channel == "webhook":

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.email import plain_address
 from alerts.emerging import EmergingParams
 from alerts.spikes import DAY, SpikeParams
 from store.base import PostQuery
@@ -167,9 +168,14 @@ Rule = Annotated[SpikeRule | EmergingRule | SourceSilentRule, Field(discriminato
 
 class SubscriptionEntry(_Section):
     id: str | None = Field(None, pattern=_ID, description="Stable id (default: the email and mode); the dashboard's copy with the same id wins.")
-    email: str = Field(pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    email: str = Field(description="One bare address, name@example.org.")
     rules: list[str] = Field(default_factory=lambda: [EVERY], min_length=1, description="Rule ids, or `*` for every rule.")
     mode: Literal["immediate", "digest"] = Field("immediate", description="One email per alert, or one daily digest at `alerts.digest_time`.")
+
+    @field_validator("email")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        return plain_address(value)
 
     def to_subscription(self) -> Subscription:
         return Subscription(id=self.id or f"{self.email}:{self.mode}", email=self.email, rules=self.rules, mode=self.mode)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Literal
 
+from alerts.email import AddressError, plain_address
 from alerts.rules import EVERY, SEARCH_RULE_PREFIX
 from dashboard import queries
 from enrich.promotion import Promoted, PromotionError, promote
@@ -17,7 +17,6 @@ from vigie.models import Alert, AlertEvent, Candidate, SavedSearch, Subscription
 
 AlertAction = Literal["acknowledged", "resolved", "reopened", "commented"]
 NEXT_STATE = {"acknowledged": "acknowledged", "resolved": "resolved", "reopened": "open"}
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
 class InvalidInput(ValueError):
@@ -63,10 +62,10 @@ def promote_candidate(config_dir: Path, store: Store, candidate: Candidate, *, n
 
 def check_email(address: str) -> str:
     address = address.strip()
-    name, parsed = parseaddr(address)
-    if name or parsed != address or len(address) > 254 or not _EMAIL.match(address):
-        raise InvalidInput(f"{address!r} is not an email address (expected name@example.org)")
-    return address
+    try:
+        return plain_address(address)
+    except AddressError:
+        raise InvalidInput(f"{address!r} is not an email address (expected name@example.org)") from None
 
 
 def slug(text: str) -> str:
