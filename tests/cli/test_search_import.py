@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -105,6 +107,19 @@ def test_import_reports_bad_lines_by_number_and_keeps_the_good_ones(folders: tup
     assert result.stdout.strip() == f"{path}: 3 imported (3 new, 0 updated), 3 bad line(s)"
     with stored(folders) as store:
         assert sorted(p.native_id for p in store.search(PostQuery()).posts) == ["f1", "m1", "r1"]
+
+
+@pytest.mark.parametrize("good_lines", [0, 1])
+def test_the_vigie_command_exits_1_when_lines_are_bad(folders: tuple[Path, Path], tmp_path: Path, good_lines: int) -> None:
+    """Through the installed entry point (`main()`), where click hands a command's exit code back instead of raising it."""
+    lines = ["{not json", "[]", '"a string"', '{"platform": "telegram"}', *[post.model_dump_json() for post in posts()[:good_lines]]]
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe\n")
+    config, data = folders
+    done = subprocess.run([sys.executable, "-m", "vigie.cli", "--config", str(config), "--data-dir", str(data), "import", str(path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done
+    assert done.stdout.strip() == f"{path}: {good_lines} imported ({good_lines} new, 0 updated), 5 bad line(s)"
+    assert len(done.stderr.strip().splitlines()) == 5
 
 
 def test_imported_posts_are_enriched_like_crawled_ones(imported: tuple[Path, Path]) -> None:
