@@ -12,11 +12,14 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 from vigie.config import DashboardSettings
@@ -27,7 +30,14 @@ SCHEME = "scrypt"
 _N, _R, _P, _LENGTH = 2**14, 8, 1, 32
 FAILED_LOGIN_DELAY = 1.0
 """Seconds every failed attempt costs, serialised across sessions so guessing runs at most once a second."""
+MAX_FAILED_LOGINS = 5
+LOCKOUT_SECONDS = 15 * 60
+"""An address that failed MAX_FAILED_LOGINS times within LOCKOUT_SECONDS may not try again until the oldest of those
+failures is that old: guessing from one address runs at 5 tries a quarter of an hour, and other addresses still get in."""
+SESSION_SECONDS = 12 * 3600
+"""A sign-in lasts this long (or until Sign out); then the session, and every export link it made, asks again."""
 
+log = logging.getLogger("vigie.dashboard")
 _attempts = threading.Lock()
 
 
@@ -66,13 +76,103 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(candidate, digest)
 
 
-def attempt_login(password: str, encoded: str) -> bool:
-    """Verify one login attempt; a failure holds every other attempt back for FAILED_LOGIN_DELAY seconds."""
+class FailedLogins:
+    """Recent failed sign-ins per client address, shared by every session of the dashboard process."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, limit: int = MAX_FAILED_LOGINS, window: float = LOCKOUT_SECONDS) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, address: str, now: float) -> float:
+        """Seconds before `address` may try again (0: now)."""
+        with self._lock:
+            failures = self._recent(address, now)
+            return max(0.0, failures[0] + self.window - now) if len(failures) >= self.limit else 0.0
+
+    def failed(self, address: str, now: float) -> int:
+        """Count a failure; returns the failures of `address` within the window."""
+        with self._lock:
+            if len(self._failures) >= self.MAX_ADDRESSES:
+                for stale in [key for key, times in self._failures.items() if times[-1] <= now - self.window]:
+                    del self._failures[stale]
+            failures = self._recent(address, now)
+            failures.append(now)
+            self._failures[address] = failures
+            return len(failures)
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        failures = self._failures.get(address) or deque(maxlen=self.limit)
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    ok: bool
+    wait: float = 0.0
+    """Seconds before this address may try again, when it tried too often."""
+
+
+failed_logins = FailedLogins()
+
+
+def attempt_login(password: str, encoded: str, address: str, name: str, *, now: float | None = None) -> LoginResult:
+    """Verify one sign-in from `address`; logged, refused unchecked while the address is locked out, and a failure holds
+    every other attempt back for FAILED_LOGIN_DELAY seconds."""
+    now = time.time() if now is None else now
+    shown = f"from {address} as {name[:80]!r}"
+    wait = failed_logins.wait(address, now)
+    if wait:
+        log.warning("dashboard sign-in refused %s: %d failed attempts within %d minutes (retry in %d s)", shown, failed_logins.limit, failed_logins.window // 60, wait)
+        return LoginResult(ok=False, wait=wait)
     with _attempts:
         if verify_password(password, encoded):
-            return True
+            failed_logins.forget(address)
+            log.info("dashboard sign-in %s", shown)
+            return LoginResult(ok=True)
+        count = failed_logins.failed(address, now)
+        log.warning("dashboard sign-in failed %s: wrong password (%d of %d allowed within %d minutes)", shown, count, failed_logins.limit, failed_logins.window // 60)
         time.sleep(FAILED_LOGIN_DELAY)
-        return False
+        return LoginResult(ok=False)
+
+
+class SignIns:
+    """The signed-in sessions of the dashboard process, by an unguessable token: a token is valid until its session signs
+    out or SESSION_SECONDS pass, and export links carry it, so neither a session nor its links outlive the sign-in."""
+
+    def __init__(self, lifetime: float = SESSION_SECONDS) -> None:
+        self.lifetime = lifetime
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def open(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            for stale in [key for key, until in self._until.items() if until <= now]:
+                del self._until[stale]
+            self._until[token] = now + self.lifetime
+        return token
+
+    def valid(self, token: str | None, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            return token is not None and self._until.get(token, 0.0) > now
+
+    def close(self, token: str | None) -> None:
+        with self._lock:
+            self._until.pop(token or "", None)
+
+
+sign_ins = SignIns()
 
 
 def password_hash(settings: DashboardSettings, environ: Mapping[str, str] | None = None) -> str | None:

@@ -4,7 +4,9 @@
 so the dashboard links to this route instead: the store's `iter_posts` feeds a bounded queue from one worker thread
 and the response sends chunk after chunk, so 100,000 rows or ten million take the same memory.
 The link carries the query and the format, signed by the dashboard process with a key it draws at start (HMAC-SHA256)
-and valid for LINK_TTL: only a signed-in session can make one, and it cannot be edited into another query.
+and valid for LINK_TTL: only a signed-in session can make one, and it cannot be edited into another query. When a
+password guards the dashboard the link also carries the sign-in's token, so it stops working when that session signs
+out or its sign-in expires (auth.SignIns), even within LINK_TTL.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
+from dashboard import auth
 from dashboard.auth import b64, unb64
 from dashboard.export import FORMATS, MEDIA_TYPES, ExportFormat, iter_export
 from store.base import PostQuery, Store, StoreError
@@ -40,9 +43,12 @@ class LinkError(Exception):
     """The export link is malformed, forged or expired."""
 
 
-def export_link(query: PostQuery, fmt: ExportFormat, *, now: float | None = None) -> str:
-    """A relative link (resolved against the page) to the streamed export of every post the query matches."""
+def export_link(query: PostQuery, fmt: ExportFormat, *, session: str | None = None, now: float | None = None) -> str:
+    """A relative link (resolved against the page) to the streamed export of every post the query matches; `session`,
+    the sign-in token of the session that makes it, when there is one."""
     payload = {"q": query.model_dump(mode="json", exclude={"limit", "offset"}, exclude_defaults=True), "f": fmt, "e": int((now or time.time()) + LINK_TTL)}
+    if session is not None:
+        payload["s"] = session
     body = b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
     return f"{ROUTE.lstrip('/')}?token={body}.{b64(_sign(body))}"
 
@@ -58,6 +64,8 @@ def read_link(token: str, *, now: float | None = None) -> tuple[PostQuery, Expor
         raise LinkError("this export link was not made by this dashboard (or it was restarted since): export again")
     if payload["e"] < (now or time.time()):
         raise LinkError("this export link has expired: export again from the Search page")
+    if "s" in payload and not auth.sign_ins.valid(payload["s"], now):
+        raise LinkError("the session that made this export link has signed out or expired: sign in and export again")
     if payload["f"] not in FORMATS:
         raise LinkError("unknown export format")
     return PostQuery.model_validate(payload["q"]), payload["f"]

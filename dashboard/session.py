@@ -31,6 +31,8 @@ class Session:
     store_key: str
     user: str
     zone: ZoneInfo
+    token: str | None = None
+    """The sign-in's token (auth.SignIns) when a password guards the dashboard; export links carry it."""
 
     def watchlists(self) -> queries.Watchlists:
         """The watchlists' narratives and terms; none (with a warning) when a watchlist file is broken."""
@@ -95,9 +97,9 @@ def start() -> Session:
         if st.session_state.get("vigie_user"):
             st.caption(f"Signed in as {md(user)}")
             if st.button("Sign out", key="sign-out"):
-                del st.session_state["vigie_user"]
+                _sign_out()
                 st.rerun()
-    return Session(config=config, store=store, store_key=key, user=user, zone=ZoneInfo(zone))
+    return Session(config=config, store=store, store_key=key, user=user, zone=ZoneInfo(zone), token=st.session_state.get("vigie_token"))
 
 
 def _gate(config: Config) -> str:
@@ -116,9 +118,28 @@ def _gate(config: Config) -> str:
         with st.sidebar:
             return st.text_input("Your name (recorded with alert actions)", value="analyst", key="vigie_name").strip() or "analyst"
     if st.session_state.get("vigie_user"):
-        return st.session_state["vigie_user"]
+        if auth.sign_ins.valid(st.session_state.get("vigie_token")):
+            return st.session_state["vigie_user"]
+        _sign_out()
+        st.info("Your session has expired: sign in again.")
     _login_form(encoded)
     st.stop()
+
+
+def _sign_out() -> None:
+    """Forget the analyst and end the sign-in, which also ends every export link it made."""
+    auth.sign_ins.close(st.session_state.pop("vigie_token", None))
+    st.session_state.pop("vigie_user", None)
+
+
+def client_address() -> str:
+    """The visitor's address: the connection's, or, when it comes from this machine (a reverse proxy in front), the
+    last X-Forwarded-For entry, the one the proxy added."""
+    direct = st.context.ip_address
+    if isinstance(direct, str) and direct:
+        return direct
+    forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+    return forwarded or "127.0.0.1"
 
 
 def _login_form(encoded: str) -> None:
@@ -130,9 +151,12 @@ def _login_form(encoded: str) -> None:
     if submitted:
         if not name.strip():
             st.error("Give your name: it is recorded with the alerts you acknowledge or resolve.")
-        elif auth.attempt_login(password, encoded):
+        elif (result := auth.attempt_login(password, encoded, client_address(), name.strip())).ok:
             st.session_state["vigie_user"] = name.strip()[:80]
+            st.session_state["vigie_token"] = auth.sign_ins.open()
             st.rerun()
+        elif result.wait:
+            st.error(f"Too many failed sign-ins from your address: try again in {max(1, round(result.wait / 60))} minute(s).")
         else:
             st.error("Wrong password.")
 

@@ -124,5 +124,5 @@ with save:
 with export:
     st.markdown("**Export every matching post**")
     st.caption(f"{total:,} rows, streamed (the link works for {download.LINK_TTL // 60} minutes).")
-    st.link_button("CSV", download.export_link(query, "csv"), icon=":material/download:", disabled=not total)
-    st.link_button("JSON Lines", download.export_link(query, "jsonl"), icon=":material/download:", disabled=not total)
+    st.link_button("CSV", download.export_link(query, "csv", session=vigie.token), icon=":material/download:", disabled=not total)
+    st.link_button("JSON Lines", download.export_link(query, "jsonl", session=vigie.token), icon=":material/download:", disabled=not total)
