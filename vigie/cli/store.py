@@ -1,4 +1,5 @@
-"""`vigie store init`, `replay` and `copy`: set up the configured store, flush its spool, move data between stores.
+"""`vigie store init`, `replay`, `copy`, `backup` and `restore`: set up the configured store, flush its spool, move
+data between stores, back the embedded store up while it is in use and put a backup back.
 
 A store is named `sqlite:PATH` (an embedded store file), `elasticsearch` (the configured cluster and index
 prefix) or `elasticsearch:PREFIX` (the configured cluster, other indices); `opensearch` and `opensearch:PREFIX`
@@ -149,3 +150,44 @@ def copy(app: AppContext, source_name: str, destination_name: str, batch_size: i
         console.print(f"refused {escape(post_id)}: {escape(reason)}", style="red")
     if len(report.errors) > 10:
         console.print(f"... and {len(report.errors) - 10} more refused posts", style="red")
+
+
+def _embedded_path(app: AppContext, verb: str) -> Path:
+    config = app.config
+    if config.settings.store.backend != "sqlite":
+        raise click.ClickException(f"the configured store is {config.settings.store.backend}: {verb} its data with snapshot repositories (docs/operations.md)")
+    return config.sqlite_path
+
+
+@store.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def backup(app: AppContext, file: Path) -> None:
+    """Copy the embedded store to FILE, consistently, while crawls and the dashboard keep using it."""
+    from store.backup import backup as make_backup
+
+    with store_errors():
+        report = make_backup(_embedded_path(app, "back up"), file)
+    click.echo(f"{report.path}: {report.posts:,} posts, {report.bytes / 1e6:,.1f} MB, in {report.seconds:.1f} s (quick_check ok)")
+
+
+@store.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the store's content.")
+@pass_app
+def restore(app: AppContext, file: Path, yes: bool) -> None:
+    """Replace the embedded store's content by the backup FILE (stop `vigie up` and the dashboards first)."""
+    from scheduler.service import DataDirLock, lock_path
+    from store.backup import check_store_file
+    from store.backup import restore as put_back
+
+    database = _embedded_path(app, "restore")
+    pid = DataDirLock.holder(lock_path(app.config.data_dir))
+    if pid is not None:
+        raise click.ClickException(f"vigie up is running on {app.config.data_dir} (pid {pid}): stop it before restoring")
+    with store_errors():
+        posts = check_store_file(file)
+        if database.exists() and not yes:
+            click.confirm(f"Replace the content of {database} by {file} ({posts:,} posts)?", abort=True, err=True)
+        put_back(file, database)
+    click.echo(f"{database}: restored from {file} ({posts:,} posts)")
