@@ -30,11 +30,15 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    match = _DURATION.match(str(value))
-    if not match:
+        seconds = float(value) if isinstance(value, float) else value
+    elif match := _DURATION.match(str(value)):
+        seconds = float(match[1]) * _UNITS[match[2]]
+    else:
         raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {value!r}")
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):  # beyond timedelta's 999,999,999 days, or NaN
+        raise ValueError(f"duration out of range: {value!r}") from None
 
 
 def parse_clock(value: str) -> tuple[int, int]:
@@ -407,6 +411,8 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
     return data, node
 
 
@@ -508,7 +514,10 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
             cursor = cursor.setdefault(part, {})
             if not isinstance(cursor, dict):
                 raise ConfigError(f"environment {name}: {part} is not a section")
-        cursor[parts[-1]] = yaml.safe_load(raw) if raw else None
+        try:
+            cursor[parts[-1]] = yaml.safe_load(raw) if raw else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"environment {name}: not a YAML value: {getattr(exc, 'problem', None) or type(exc).__name__}") from None
     if environ.get("VIGIE_ES_URL"):
         data.setdefault("store", {}).setdefault("elasticsearch", {})["url"] = environ["VIGIE_ES_URL"]
     if environ.get("VIGIE_OPENSEARCH_URL"):

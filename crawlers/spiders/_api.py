@@ -55,6 +55,8 @@ class ApiSpider(SourceSpider):
             raise PageError(f"{response.url}: the response is not UTF-8 JSON ({exc.reason} at byte {exc.start})") from None
         except json.JSONDecodeError as exc:
             raise PageError(f"{response.url}: malformed JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        except RecursionError:
+            raise PageError(f"{response.url}: JSON nested too deeply to read") from None
 
     def posts(self, response: Response, items: Iterable[Any], fields_of: Callable[[Any], dict[str, Any]]) -> Iterator[Post | MalformedPost]:
         """One Post per item; an item that cannot be read becomes a MalformedPost (dropped and counted), not a failed page."""

@@ -104,7 +104,7 @@ class FeedSpider(SourceSpider):
             sanitize_html=False,  # never rendered: html_to_text keeps only the text (scripts and styles dropped)
             resolve_relative_uris=False,  # resolved here, against the feed's own address
         )
-        if not parsed.entries and (parsed.bozo or not parsed.version):
+        if not parsed.entries and (parsed.bozo or not parsed.get("version")):  # no `version` at all in some truncated feeds
             problem = parsed.get("bozo_exception") or "no feed element"
             raise PageError(f"{response.url}: not a readable RSS or Atom feed ({type(problem).__name__ if isinstance(problem, Exception) else ''}: {problem})".replace("(: ", "("))
         feed = parsed.feed
@@ -146,31 +146,42 @@ class FeedSpider(SourceSpider):
             feed = json.loads(response.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise PageError(f"{response.url}: not a readable JSON Feed ({exc})") from None
+        except RecursionError:
+            raise PageError(f"{response.url}: not a readable JSON Feed (nested too deeply)") from None
         if not isinstance(feed, dict) or not isinstance(feed.get("items"), list):
             raise PageError(f"{response.url}: not a JSON Feed (no `items` list)")
-        feed_author = _json_author(feed)
-        site = feed.get("home_page_url") or response.url
+        try:
+            feed_author = _json_author(feed)
+        except (LookupError, TypeError, AttributeError, ValueError):
+            feed_author = None
+        site = feed.get("home_page_url") if isinstance(feed.get("home_page_url"), str) else response.url
         for item in feed["items"]:
             if not isinstance(item, dict):
                 yield MalformedPost("JSON Feed item is not an object", response.url)
                 continue
-            link = urljoin(site, item["url"]) if item.get("url") else None
-            html = item.get("content_html")
-            text = html_to_text(html, link or site) if html else html_to_text(None)
-            plain = text.text if html else item.get("content_text") or item.get("summary") or ""
-            media = [media_kind(a.get("mime_type")) for a in item.get("attachments") or [] if isinstance(a, dict)]
-            yield self.make_post(
-                response,
-                native_id=str(item.get("id") or link or ""),
-                published_at=parse_date(item.get("date_published"), item.get("date_modified")) or self.fetched_at(response),
-                url=link,
-                title=item.get("title") or None,
-                text=plain,
-                author=_json_author(item) or feed_author or Author(),
-                links=text.links,
-                media=[kind for kind in dict.fromkeys(media) if kind],
-                platform_language=item.get("language") or feed.get("language"),
-            )
+            try:
+                yield self.json_item(response, item, feed, site, feed_author)
+            except (LookupError, TypeError, AttributeError, ValueError) as exc:  # a field of the wrong type: this item only
+                yield MalformedPost(f"unexpected JSON Feed item shape ({type(exc).__name__})", response.url, str(item.get("id") or "") or None)
+
+    def json_item(self, response: Response, item: dict[str, Any], feed: dict[str, Any], site: str, feed_author: Author | None) -> Post | MalformedPost:
+        link = urljoin(site, item["url"]) if item.get("url") else None
+        html = item.get("content_html")
+        text = html_to_text(html, link or site) if html else html_to_text(None)
+        plain = text.text if html else item.get("content_text") or item.get("summary") or ""
+        media = [media_kind(a.get("mime_type")) for a in item.get("attachments") or [] if isinstance(a, dict)]
+        return self.make_post(
+            response,
+            native_id=str(item.get("id") or link or ""),
+            published_at=parse_date(item.get("date_published"), item.get("date_modified")) or self.fetched_at(response),
+            url=link,
+            title=item.get("title") or None,
+            text=plain,
+            author=_json_author(item) or feed_author or Author(),
+            links=text.links,
+            media=[kind for kind in dict.fromkeys(media) if kind],
+            platform_language=item.get("language") or feed.get("language"),
+        )
 
 
 def _json_author(holder: dict[str, Any]) -> Author | None:

@@ -131,8 +131,11 @@ class ForumSpider(SourceSpider):
         for index, post in enumerate(posts):
             yield self.forum_post(response, page_url, post, index, dayfirst)
         if selectors.next:
-            found = select(response, selectors.next)
-            href = found.get() if _is_text_selection(found) else found.attrib.get("href") if found else None
+            try:
+                found = select(response, selectors.next)
+                href = found.get() if _is_text_selection(found) else found.attrib.get("href") if found else None
+            except ValueError:  # lxml on a tag name it cannot represent, in broken markup: no next page
+                href = None
             if href and href.strip():
                 yield self.next_page(response, without_session(urljoin(page_url, href.strip())))
 

@@ -110,6 +110,8 @@ class YoutubeSpider(ApiSpider):
         return self.page_request(url, callback, headers={"X-Goog-Api-Key": self.api_key, "Accept": "application/json"}, meta=meta, **kwargs)
 
     def parse(self, response: Response) -> Iterator[Post | MalformedPost]:
+        if not response.body.strip():
+            raise PageError(f"{response.url}: empty response, not a YouTube channel feed")
         feed = Selector(body=response.body, type="xml")
         for prefix, uri in NAMESPACES.items():
             feed.register_namespace(prefix, uri)

@@ -111,3 +111,27 @@ def test_check_accepts_the_shipped_config() -> None:
     assert result.returncode == 0, result.stderr
     assert "ok (" in result.stdout
 
+
+
+# Found by the fuzz tests (tests/fuzz/test_config.py): each was another exception than a ConfigError line.
+
+
+def test_yaml_nested_too_deeply_is_one_line(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg")
+    (folder / "vigie.yaml").write_text("store: " + "[" * 1000 + "]" * 1000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"vigie\.yaml: invalid YAML: nested too deeply$"):
+        load_config(folder)
+
+
+@pytest.mark.parametrize("every", [2**70, -(2**70), "99999999999w", ".nan"])
+def test_a_duration_out_of_range_is_one_line(tmp_path: Path, every: object) -> None:
+    folder = write_config(tmp_path / "cfg", sources=[{"id": "f", "platform": "feed", "url": "https://example.org/feed", "every": every}])
+    if every == ".nan":  # YAML's NaN
+        (folder / "sources.yaml").write_text((folder / "sources.yaml").read_text().replace("'.nan'", ".nan"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"sources\.yaml:\d+: sources\[0\]\.every: "):
+        load_config(folder)
+
+
+def test_an_environment_value_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^environment VIGIE_STORE__BATCH_SIZE: not a YAML value: "):
+        load_config(write_config(tmp_path / "cfg"), environ={"VIGIE_STORE__BATCH_SIZE": "1\x1f"})
