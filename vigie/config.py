@@ -471,7 +471,12 @@ def format_validation_error(path: Path, error: ValidationError, data: Any, node:
         message = first["msg"].removeprefix("Value error, ")
     more = len(errors) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return f"{where}: {key}: {message}{suffix}"
+    return _printable(f"{where}: {key}: {message}{suffix}")
+
+
+def _printable(text: str) -> str:
+    """One line whatever the file holds: a key or value with a line break or control character shows it escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _known_keys_hint(parent: tuple[Any, ...], data: Any) -> str:

@@ -135,3 +135,11 @@ def test_a_duration_out_of_range_is_one_line(tmp_path: Path, every: object) -> N
 def test_an_environment_value_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^environment VIGIE_STORE__BATCH_SIZE: not a YAML value: "):
         load_config(write_config(tmp_path / "cfg"), environ={"VIGIE_STORE__BATCH_SIZE": "1\x1f"})
+
+
+def test_a_key_holding_a_line_break_is_shown_escaped_on_one_line(tmp_path: Path) -> None:
+    folder = write_config(tmp_path / "cfg")
+    (folder / "vigie.yaml").write_text('"\\n": null\nstore: {"a\\tb": 1}\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert str(caught.value) == f"{folder / 'vigie.yaml'}:2: store.a\\tb: unknown key (and 1 more problem)"
