@@ -112,7 +112,7 @@ def store_counts(database: Path, since_us: int) -> tuple[int, int, int]:
     if not database.exists():
         return 0, 0, 0
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as db:
-        runs = db.execute("SELECT count(*) FROM crawl_runs WHERE started_at >= ?", (since_us,))  # microseconds, as the store keeps them.fetchone()[0]
+        runs = db.execute("SELECT count(*) FROM crawl_runs WHERE started_at >= ?", (since_us,)).fetchone()[0]  # microseconds, as the store keeps them
         alerts = db.execute("SELECT count(*) FROM alerts").fetchone()[0]
         outbox = db.execute("SELECT count(*) FROM outbox").fetchone()[0]
     return runs, alerts, outbox
