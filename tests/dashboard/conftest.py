@@ -34,6 +34,8 @@ def _main_module_restored() -> Iterator[None]:
     yield
     if main is not None:
         sys.modules["__main__"] = main
+
+
 HOSTILE_TEXT = (
     "<script>alert('x')</script> [click](javascript:alert(1)) **bold** <img src=x onerror=alert(2)> "
     "&lt;b&gt; :red[red] :smile: $x^2$ miracle cure"
