@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import chain, count, islice, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -137,6 +137,9 @@ def _statements(script: str) -> Iterator[str]:
             pending = ""
     if pending.strip():
         raise ValueError(f"incomplete SQL statement in migration: {pending.strip()[:60]}")
+
+
+_Stateful = TypeVar("_Stateful", Alert, Candidate)
 
 
 class SQLiteStore(Store):
@@ -650,46 +653,38 @@ class SQLiteStore(Store):
     # ------------------------------------------------------------ alerts, subscriptions, saved searches
 
     def save_alert(self, alert: Alert) -> None:
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO alerts (id, state, updated_at, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
-                (alert.id, alert.state, _us(alert.updated_at), alert.model_dump_json()),
-            )
+        self._save_stateful("alerts", alert.id, alert.state, alert.updated_at, alert.model_dump_json())
 
     def get_alert(self, alert_id: str) -> Alert | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return Alert.model_validate_json(row[0]) if row else None
+        return self._get_stateful("alerts", Alert, alert_id)
 
     def list_alerts(self, states: Iterable[AlertState] = (), since: datetime | None = None, limit: int = 100) -> list[Alert]:
-        states = list(states)
-        clauses, params = ["1"], []
-        if states:
-            clauses.append(f"state IN ({_marks(states)})")
-            params += states
-        if since is not None:
-            clauses.append("updated_at >= ?")
-            params.append(_us(since))
-        with self._reading() as conn:
-            rows = conn.execute(f"SELECT doc FROM alerts WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
-            return [Alert.model_validate_json(doc) for (doc,) in rows]
+        return self._list_stateful("alerts", Alert, list(states), since, limit)
 
     def save_candidate(self, candidate: Candidate) -> None:
-        with self._writing() as conn:
-            conn.execute(
-                "INSERT INTO candidates (id, state, updated_at, doc) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
-                (candidate.id, candidate.state, _us(candidate.updated_at), candidate.model_dump_json()),
-            )
+        self._save_stateful("candidates", candidate.id, candidate.state, candidate.updated_at, candidate.model_dump_json())
 
     def get_candidate(self, candidate_id: str) -> Candidate | None:
-        with self._reading() as conn:
-            row = conn.execute("SELECT doc FROM candidates WHERE id = ?", (candidate_id,)).fetchone()
-        return Candidate.model_validate_json(row[0]) if row else None
+        return self._get_stateful("candidates", Candidate, candidate_id)
 
     def list_candidates(self, states: Iterable[CandidateState] = (), since: datetime | None = None, limit: int = 100) -> list[Candidate]:
-        states = list(states)
+        return self._list_stateful("candidates", Candidate, list(states), since, limit)
+
+    def _save_stateful(self, table: str, record_id: str, state: str, updated_at: datetime, doc: str) -> None:
+        """Alerts and candidates: a document with the state and time it is listed by."""
+        with self._writing() as conn:
+            conn.execute(
+                f"INSERT INTO {table} (id, state, updated_at, doc) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, doc = excluded.doc",
+                (record_id, state, _us(updated_at), doc),
+            )
+
+    def _get_stateful(self, table: str, model: type[_Stateful], record_id: str) -> _Stateful | None:
+        with self._reading() as conn:
+            row = conn.execute(f"SELECT doc FROM {table} WHERE id = ?", (record_id,)).fetchone()
+        return model.model_validate_json(row[0]) if row else None
+
+    def _list_stateful(self, table: str, model: type[_Stateful], states: list[str], since: datetime | None, limit: int) -> list[_Stateful]:
         clauses, params = ["1"], []
         if states:
             clauses.append(f"state IN ({_marks(states)})")
@@ -698,8 +693,8 @@ class SQLiteStore(Store):
             clauses.append("updated_at >= ?")
             params.append(_us(since))
         with self._reading() as conn:
-            rows = conn.execute(f"SELECT doc FROM candidates WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
-            return [Candidate.model_validate_json(doc) for (doc,) in rows]
+            rows = conn.execute(f"SELECT doc FROM {table} WHERE {' AND '.join(clauses)} ORDER BY updated_at DESC, id LIMIT ?", [*params, limit])
+            return [model.model_validate_json(doc) for (doc,) in rows]
 
     def _save_record(self, table: str, record: Subscription | SavedSearch) -> None:
         with self._writing() as conn:

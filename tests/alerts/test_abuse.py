@@ -3,7 +3,6 @@ text in email subjects and webhook payloads, sent through a real SMTP server (ai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,7 +33,7 @@ HOSTILE_ADDRESSES = [
 ]
 ENCODED_BREAK = "=?utf-8?q?cure=0D=0ABcc:_mallory@evil.example?="
 """An RFC 2047 encoded word whose decoded text is a line break and a Bcc header."""
-HOSTILE_NAMES = [f"Cures\r\nBcc: mallory@evil.example", f"Cures {ENCODED_BREAK}", "Cures\u2028Bcc: mallory@evil.example\x00"]
+HOSTILE_NAMES = ["Cures\r\nBcc: mallory@evil.example", f"Cures {ENCODED_BREAK}", "Cures\u2028Bcc: mallory@evil.example\x00"]
 
 
 @pytest.fixture
@@ -43,13 +42,6 @@ def config(tmp_path: Path, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch) ->
         monkeypatch.setenv(name, value)
     folder = write_config(tmp_path / "config", settings={"dashboard": {"public_url": "http://vigie.test"}})
     return load_config(folder, tmp_path / "data", environ={})
-
-
-@pytest.fixture
-def store(config: Config) -> Iterator[SQLiteStore]:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    with SQLiteStore(config.sqlite_path) as opened:
-        yield opened
 
 
 def alert(subject: str, subject_type: str = "hashtag", kind: str = "emerging") -> Alert:

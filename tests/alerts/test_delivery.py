@@ -61,13 +61,6 @@ def config(tmp_path: Path) -> Config:
     return load_config(folder, tmp_path / "data", environ={})
 
 
-@pytest.fixture
-def store(config: Config) -> Iterator[SQLiteStore]:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    with SQLiteStore(config.sqlite_path) as opened:
-        yield opened
-
-
 def spike_alert(subject: str = "miracle_healing", subject_type: str = "narrative") -> Alert:
     return Alert(
         id=f"spikes:{subject_type}:{subject}:20240516T1100",
