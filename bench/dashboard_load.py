@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ import yaml  # noqa: E402
 
 from bench.corpus import generate_posts  # noqa: E402
 from store.sqlite import SQLiteStore  # noqa: E402
+from tests.support.ports import free_port  # noqa: E402
 from vigie.models import Alert, CrawlRun, utcnow  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -131,12 +131,6 @@ async def load(base: str, sessions: int, seconds: float) -> tuple[list[float], l
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def main() -> int:

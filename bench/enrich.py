@@ -44,7 +44,7 @@ from corpus import generate_posts  # noqa: E402
 from enrich import Enricher  # noqa: E402
 from enrich.duplicates import Member, NearDuplicates, assign_clusters  # noqa: E402
 from enrich.entities import extract_entities  # noqa: E402
-from enrich.evaluation import false_alarm_rates, mediaeval_figures, read_jsonl  # noqa: E402
+from enrich.evaluation import false_alarm_rates, mediaeval_figures, per_language_counts, read_jsonl  # noqa: E402
 from enrich.folding import fold  # noqa: E402
 from enrich.language import UNDETERMINED, CombinedDetector, Detector, LangdetectDetector, LanguageIdentifier  # noqa: E402
 from enrich.pipeline import post_body  # noqa: E402
@@ -171,15 +171,11 @@ def watchlist_section(enricher: Enricher) -> None:
     print()
     print(table(["kind of post", "posts", "with a false narrative", "missing a narrative"], ([k, c["posts"], c["with a false narrative"], c["missing a narrative"]] for k, c in sorted(by_kind.items()))))
 
-    per_language: dict[str, Counter[str]] = defaultdict(Counter)
-    for row in rows:
-        if row["origin"] == "written":
-            found, wanted = set(matcher.tag(row["text"]).narratives), set(row["narratives"])
-            per_language[row["language"]].update(tp=len(found & wanted), fp=len(found - wanted), fn=len(wanted - found), posts=1)
+    per_language = per_language_counts(matcher, rows)
     print("\nPer language, on the posts written for the set (the lists were tuned on them):\n")
     print(table(["language", "posts", "precision", "recall", "target"], (
         [language, c["posts"], *scores(c)[:2], "met" if c["tp"] >= 0.9 * (c["tp"] + c["fp"]) and c["tp"] >= 0.8 * (c["tp"] + c["fn"]) else "NOT met (>= 0.9 / >= 0.8)"]
-        for language, c in sorted(per_language.items())
+        for language, c in per_language.items()
     )))
 
     labelled = [row for row in rows if row.get("language")]

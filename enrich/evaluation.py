@@ -62,6 +62,17 @@ def mediaeval_figures(matcher: WatchlistMatcher, rows: Iterable[dict]) -> MediaE
     )
 
 
+def per_language_counts(matcher: WatchlistMatcher, rows: Iterable[dict]) -> dict[str, Counter[str]]:
+    """On the evaluation posts written for the set, per language: narratives found right (`tp`), wrongly (`fp`),
+    missed (`fn`), and posts."""
+    counts: dict[str, Counter[str]] = {}
+    for row in rows:
+        if row["origin"] == "written":
+            found, wanted = set(matcher.tag(row["text"]).narratives), set(row["narratives"])
+            counts.setdefault(row["language"], Counter()).update(tp=len(found & wanted), fp=len(found - wanted), fn=len(wanted - found), posts=1)
+    return dict(sorted(counts.items()))
+
+
 def false_alarm_rates(matcher: WatchlistMatcher, langid: Path) -> dict[str, tuple[int, int]]:
     """Per language of the langid fixtures (every file of every set): (texts tagged with a narrative, texts)."""
     rates: dict[str, list[int]] = {}

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Platform = Literal["telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum", "peertube", "odysee", "imageboard"]
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
@@ -229,6 +229,8 @@ class Alert(_Record):
 
 
 CandidateState = Literal["new", "promoted", "dismissed"]
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+"""A datetime kept in UTC (naive ones taken as UTC)."""
 
 
 class PostRef(_Record):
@@ -237,14 +239,9 @@ class PostRef(_Record):
     id: str
     platform: str
     source_id: str
-    published_at: datetime
+    published_at: UtcDatetime
     url: str | None = None
     shares: int = 0
-
-    @field_validator("published_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
 
 
 class Arrival(_Record):
@@ -252,13 +249,8 @@ class Arrival(_Record):
 
     key: str = Field(description="The source id, or the platform.")
     platform: str
-    first_at: datetime = Field(description="Published time of its first post there (to the hour when counted from trend buckets).")
+    first_at: UtcDatetime = Field(description="Published time of its first post there (to the hour when counted from trend buckets).")
     posts: int = Field(0, description="Its posts there over the period looked at.")
-
-    @field_validator("first_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
 
 
 class Candidate(_Record):
@@ -273,9 +265,9 @@ class Candidate(_Record):
     baseline: float = Field(0.0, description="Posts expected in the current window at the baseline rate of its terms.")
     growth: float = Field(0.0, description="posts / baseline.")
     score: float = Field(0.0, description="-log10 of the corrected tail probability of its most significant term.")
-    first_post_at: datetime
-    detected_at: datetime = Field(description="The cycle that first proposed it.")
-    updated_at: datetime
+    first_post_at: UtcDatetime
+    detected_at: UtcDatetime = Field(description="The cycle that first proposed it.")
+    updated_at: UtcDatetime
     earliest: list[PostRef] = Field(default_factory=list)
     most_shared: list[PostRef] = Field(default_factory=list)
     sources: dict[str, int] = Field(default_factory=dict, description="Posts per source, most first.")
@@ -285,11 +277,6 @@ class Candidate(_Record):
     dismissed_posts: int | None = Field(None, description="Its posts when dismissed: it comes back only once it has grown well past them.")
     narrative: str | None = Field(None, description="The watchlist narrative it was promoted to.")
     by: str | None = Field(None, description="Who promoted or dismissed it.")
-
-    @field_validator("first_post_at", "detected_at", "updated_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return as_utc(value)
 
 
 class Subscription(_Record):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.dashboard.conftest import HOSTILE_TEXT, Seeded, code_shown, seed_candidate
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -30,17 +30,11 @@ DRAWN = "!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid
 PAGES = {"": "Overview", "narrative?kind=narrative&value=miracle_healing": "Narrative", "search": "Search", "alerts": "Alerts", "candidates": "Candidates", "sources": "Sources", "subscriptions": "Subscriptions"}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served(seeded: Seeded) -> Iterator[str]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (`python tests/browser_setup.py` does it as root)")
-    port = _free_port()
+    port = free_port()
     vigie = Path(sys.executable).with_name("vigie")
     process = subprocess.Popen([str(vigie), "dashboard", "--port", str(port)], env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

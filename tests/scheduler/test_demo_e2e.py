@@ -4,7 +4,6 @@ detector, a real SMTP server on loopback and the real dashboard."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from aiosmtpd.controller import Controller
 from scheduler.demo import NARRATIVE, SUBSCRIBER
 from store.sqlite import SQLiteStore
 from tests.scheduler.support import wait_until
+from tests.support.ports import free_port
 from vigie.models import utcnow
 
 SPEED = 5
@@ -35,12 +35,6 @@ class Inbox:
         with self._lock:
             self.messages.append((list(envelope.rcpt_tos), message))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def dashboard_answers(port: int) -> bool:

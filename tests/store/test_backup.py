@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +36,17 @@ def stored_numbers(database: Path) -> list[int]:
         return sorted(int(post.native_id[1:]) for post in store.iter_posts(PostQuery()))
 
 
+def posts_written(database: Path) -> int:
+    """Posts in the store so far; none while the file or its schema is still being created."""
+    if not database.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(database)) as db:
+            return db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
 @pytest.fixture
 def folders(tmp_path: Path) -> tuple[Path, Path]:
     config = write_config(tmp_path / "config", settings={"store": {"batch_size": BATCH}, "enrich": {"language": {"languages": ["en", "fr"]}}})
@@ -53,7 +65,7 @@ def test_a_backup_taken_during_an_import_restores_a_whole_prefix_of_it(folders: 
     importing = vigie(config, data, "import", str(source))
     try:
         deadline = time.monotonic() + 120
-        while not database.exists() or not sqlite3.connect(database).execute("SELECT count(*) FROM posts").fetchone()[0]:
+        while not posts_written(database):
             assert importing.poll() is None and time.monotonic() < deadline, importing.communicate()
             time.sleep(0.05)
         out, _ = finished(vigie(config, data, "store", "backup", str(tmp_path / "backup.db")))

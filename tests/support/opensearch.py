@@ -101,14 +101,6 @@ def _all_exist(listing: str) -> bool:
     return all(Path(jar).exists() for jar in listing.strip().split(os.pathsep) if jar)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class OpenSearchNode:
     """One node in its own JVM; its data and its log (`node.log`) live in `home`."""
 
