@@ -307,8 +307,7 @@ def origin(_store: Store, store_key: str, query: PostQuery) -> Origin:
 
 @cache
 def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post]:
-    found = (_store.get_post(post_id) for post_id in post_ids)
-    return [post for post in found if post is not None]
+    return _store.get_posts(post_ids)
 
 
 # ---------------------------------------------------------------- sources and subscriptions
@@ -317,12 +316,8 @@ def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post
 @cache
 def source_health(_store: Store, store_key: str, sources: tuple[tuple[str, str, float], ...], now: datetime) -> list[SourceHealth]:
     """Each configured source (id, platform, crawl interval in seconds): its last run and what is wrong with it."""
-    health = []
-    for source_id, platform, every in sources:
-        runs = _store.crawl_runs(source_id, limit=1)
-        last = runs[0] if runs else None
-        health.append(SourceHealth(source_id, platform, last, _problem(last, every, now)))
-    return health
+    last = _store.last_runs([source_id for source_id, _, _ in sources])
+    return [SourceHealth(source_id, platform, last.get(source_id), _problem(last.get(source_id), every, now)) for source_id, platform, every in sources]
 
 
 @cache

@@ -144,6 +144,12 @@ class Store(ABC):
     @abstractmethod
     def get_post(self, post_id: str) -> Post | None: ...
 
+    def get_posts(self, post_ids: Sequence[str]) -> list[Post]:
+        """The stored posts among these ids, in their order (an alert's sample posts). A store that can fetch them in
+        one request overrides it."""
+        found = (self.get_post(post_id) for post_id in post_ids)
+        return [post for post in found if post is not None]
+
     @abstractmethod
     def search(self, query: PostQuery) -> SearchResult: ...
 
@@ -191,6 +197,11 @@ class Store(ABC):
     @abstractmethod
     def crawl_runs(self, source_id: str | None = None, limit: int = 50) -> list[CrawlRun]:
         """Most recent first."""
+
+    def last_runs(self, source_ids: Sequence[str]) -> dict[str, CrawlRun]:
+        """The most recent run of each of these sources that has one (the sources' health). A store that can answer
+        for every source in one request overrides it."""
+        return {source_id: runs[0] for source_id in source_ids if (runs := self.crawl_runs(source_id, limit=1))}
 
     @abstractmethod
     def get_cursor(self, source_id: str) -> dict | None: ...

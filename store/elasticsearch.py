@@ -15,7 +15,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -540,16 +540,30 @@ class SearchEngineStore(Store):
         with self._errors(action):
             return self.engine.body(self.client.search(index=index, body=self.engine.search_body(body), ignore_unavailable=True, allow_no_indices=True))
 
+    def _latest_hits(self, post_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored hit of each post, one `ids` search per MAX_PAGE_WINDOW / 2 ids: of a post in two monthly
+        indices, the most recently collected."""
+        latest: dict[str, dict[str, Any]] = {}
+        unique = list(dict.fromkeys(post_ids))
+        for start in range(0, len(unique), bodies.MAX_PAGE_WINDOW // 2):
+            chunk = unique[start : start + bodies.MAX_PAGE_WINDOW // 2]
+            action = f"reading post {chunk[0]}" if len(chunk) == 1 else f"reading {len(chunk)} posts"
+            for hit in self._search(self.names.posts_alias, bodies.ids_body(chunk), action)["hits"]["hits"]:
+                known = latest.get(hit["_id"])
+                if known is None or (hit["_source"].get("collected_at") or "") > (known["_source"].get("collected_at") or ""):
+                    latest[hit["_id"]] = hit
+        return latest
+
     def _find_post(self, post_id: str) -> dict[str, Any] | None:
-        """The stored hit of a post (the most recently collected, should it ever sit in two monthly indices)."""
-        hits = self._search(self.names.posts_alias, bodies.ids_body([post_id]), f"reading post {post_id}")["hits"]["hits"]
-        if not hits:
-            return None
-        return max(hits, key=lambda hit: hit["_source"].get("collected_at") or "")
+        return self._latest_hits([post_id]).get(post_id)
 
     def get_post(self, post_id: str) -> Post | None:
         hit = self._find_post(post_id)
         return post_from_source(hit["_source"]) if hit else None
+
+    def get_posts(self, post_ids: Sequence[str]) -> list[Post]:
+        latest = self._latest_hits(post_ids)
+        return [post_from_source(latest[post_id]["_source"]) for post_id in post_ids if post_id in latest]
 
     def _hit(self, hit: dict[str, Any], query: PostQuery) -> SearchHit:
         post = post_from_source(hit["_source"])
@@ -719,6 +733,15 @@ class SearchEngineStore(Store):
 
     def crawl_runs(self, source_id: str | None = None, limit: int = 50) -> list[CrawlRun]:
         return self._list("runs", CrawlRun, bodies.crawl_runs_query(source_id), bodies.CRAWL_RUNS_SORT, limit, "listing crawl runs")
+
+    def last_runs(self, source_ids: Sequence[str]) -> dict[str, CrawlRun]:
+        runs: dict[str, CrawlRun] = {}
+        unique = list(dict.fromkeys(source_ids))
+        for start in range(0, len(unique), bodies.BUCKET_PAGE):
+            answer = self._search(self.names.small("runs"), bodies.last_runs_body(unique[start : start + bodies.BUCKET_PAGE]), "reading the sources' last runs")
+            for bucket in answer.get("aggregations", {}).get("sources", {}).get("buckets", []):
+                runs[str(bucket["key"])] = CrawlRun.model_validate(bucket["last"]["hits"]["hits"][0]["_source"])
+        return runs
 
     def get_cursor(self, source_id: str) -> dict | None:
         found = self._get("cursors", source_id, f"reading the cursor of {source_id}")

@@ -616,7 +616,8 @@ def significant_terms_body(query: PostQuery, field: str, background: PostQuery |
 
 
 def ids_body(post_ids: list[str]) -> dict[str, Any]:
-    return {"query": {"ids": {"values": post_ids}}, "size": len(post_ids)}
+    """Room for two hits per id: a post whose `published_at` moved to another month sits in two monthly indices."""
+    return {"query": {"ids": {"values": post_ids}}, "size": 2 * len(post_ids)}
 
 
 def near_duplicates_body(keys: list[str], limit: int) -> dict[str, Any]:
@@ -649,6 +650,18 @@ def crawl_runs_query(source_id: str | None) -> dict[str, Any]:
 
 
 CRAWL_RUNS_SORT = [{"started_at": {"order": "desc"}}, {"id": {"order": "desc"}}]
+
+
+def last_runs_body(source_ids: list[str]) -> dict[str, Any]:
+    """Each source's most recent run: a `terms` bucket per source id with its first run in CRAWL_RUNS_SORT order."""
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": {"terms": {"source_id": source_ids}},
+        "aggs": {"sources": {"terms": {"field": "source_id", "size": len(source_ids)}, "aggs": {"last": {"top_hits": {"size": 1, "sort": CRAWL_RUNS_SORT}}}}},
+    }
+
+
 ALERTS_SORT = [{"updated_at": {"order": "desc"}}, {"id": {"order": "asc"}}]
 BY_CREATION_SORT = [{"created_at": {"order": "asc"}}, {"id": {"order": "asc"}}]
 

@@ -193,6 +193,13 @@ class StoreContract:
     def test_get_unknown_post_is_none(self, filled: Store) -> None:
         assert filled.get_post("feed:nope") is None
 
+    def test_get_posts_in_the_order_asked_without_the_unknown(self, filled: Store) -> None:
+        wanted = [post.id for post in corpus()][::-2]
+        found = filled.get_posts([wanted[0], "feed:nope", *wanted[1:]])
+        assert [post.id for post in found] == wanted
+        assert found[0] == filled.get_post(wanted[0])
+        assert filled.get_posts([]) == []
+
     def test_enrichment_refreshes_on_recrawl(self, filled: Store) -> None:
         p4 = next(post for post in corpus() if post.native_id == "p4")
         filled.upsert_posts([p4.model_copy(update={"narratives": ["energy_healing"], "hashtags": []})])
@@ -504,6 +511,8 @@ class StoreContract:
         assert store.crawl_runs("rss-a")[1] == finished
         assert [run.id for run in store.crawl_runs(limit=1)] == ["r3"]
         assert store.crawl_runs("unknown") == []
+        assert store.last_runs(["rss-a", "unknown", "tg-b"]) == {"rss-a": store.crawl_runs("rss-a")[0], "tg-b": store.crawl_runs("tg-b")[0]}
+        assert store.last_runs([]) == {}
 
     def test_cursors(self, store: Store) -> None:
         assert store.get_cursor("rss-a") is None
