@@ -1,13 +1,15 @@
 """The embedded store: one SQLite file, FTS5 for full text, WAL so the dashboard reads while the crawler writes.
 
-One `SQLiteStore` owns one connection (guarded by a lock, so a Streamlit session thread may use it too); open one
-per process. Every SQLite failure becomes a `StoreError` whose one-line message names the file. The schema lives in
+One `SQLiteStore` owns one write connection (guarded by a lock) and up to `_READERS` read connections, each lent to
+one thread at a time: the dashboard's sessions read side by side, on their own snapshots, instead of queueing behind
+one another's aggregates; open one store per process. Every SQLite failure becomes a `StoreError` whose one-line message names the file. The schema lives in
 `store/sqlite_schema.py`; its layout notes explain why posts are split into narrow rows, documents and side tables.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import re
 import sqlite3
 import threading
@@ -47,6 +49,10 @@ _UPSERT_CHUNK = 10_000
 _KEY_INDEX_MIGRATIONS = (2, 3)
 """Migrations after which the band keys of the posts already stored are indexed again."""
 _NO_POSTS = np.empty(0, dtype=np.uint32)
+_READERS = 4
+"""Read connections at most: enough for the dashboard's sessions to use both cores (SQLite releases the GIL while a
+query runs), few enough that their page caches stay small."""
+_READER_CACHE_KIB = 32768
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
 _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
@@ -156,6 +162,10 @@ class SQLiteStore(Store):
         self._labels_in_transaction: list[tuple[int, str]] = []
         self._key_runs = KeyRuns()
         self._conn: sqlite3.Connection | None = None
+        self._readers: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._reader_slots = threading.BoundedSemaphore(_READERS)
+        self._opened_readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         with self._errors():
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             try:
@@ -207,11 +217,24 @@ class SQLiteStore(Store):
             raise StoreError(f"{self.path}: the store is closed")
         return self._conn
 
+    def _open_reader(self) -> sqlite3.Connection:
+        """A read-only connection to the same file (already in WAL mode: the write connection set it)."""
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+        for pragma in (f"busy_timeout = {int(self.busy_timeout * 1000)}", f"cache_size = -{_READER_CACHE_KIB}", "temp_store = MEMORY", "mmap_size = 268435456", "query_only = 1"):
+            conn.execute(f"PRAGMA {pragma}")
+        with self._readers_lock:  # not the write lock: a reader opens while a write transaction is under way
+            self._opened_readers.append(conn)
+        return conn
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
                 conn, self._conn = self._conn, None
+                with self._readers_lock:
+                    readers, self._opened_readers = self._opened_readers, []
                 with self._errors():
+                    for reader in readers:
+                        reader.close()
                     conn.close()
 
     def _describe(self, exc: sqlite3.Error) -> str:
@@ -262,8 +285,24 @@ class SQLiteStore(Store):
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._errors(), self._transaction("DEFERRED") as conn:
-            yield conn
+        """A read transaction (one snapshot) on a read connection of this thread's own while it lasts."""
+        with self._reader_slots, self._errors():
+            if self._conn is None:
+                raise StoreError(f"{self.path}: the store is closed")
+            try:
+                conn = self._readers.get_nowait()
+            except queue.Empty:
+                conn = self._open_reader()
+            try:
+                conn.execute("BEGIN DEFERRED")
+                try:
+                    yield conn
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+            finally:
+                if self._conn is not None:
+                    self._readers.put(conn)
 
     # ------------------------------------------------------------ labels
 
@@ -282,23 +321,23 @@ class SQLiteStore(Store):
         self._values[label] = value
         return label
 
-    def _find_labels(self, field: str, values: Iterable[str]) -> list[int]:
+    def _find_labels(self, conn: sqlite3.Connection, field: str, values: Iterable[str]) -> list[int]:
         """Ids of known labels; unknown values match nothing, so they are left out."""
         kind = _KIND[field]
         wanted = list(dict.fromkeys(values))
         missing = [v for v in wanted if (kind, v) not in self._labels]
         if missing:
-            rows = self._db.execute(f"SELECT id, value FROM labels WHERE kind = ? AND value IN ({_marks(missing)})", [kind, *missing])
+            rows = conn.execute(f"SELECT id, value FROM labels WHERE kind = ? AND value IN ({_marks(missing)})", [kind, *missing])
             for label, value in rows:
                 self._labels[(kind, value)] = label
                 self._values[label] = value
         return [self._labels[(kind, v)] for v in wanted if (kind, v) in self._labels]
 
-    def _label_values(self, labels: Iterable[int]) -> dict[int, str]:
+    def _label_values(self, conn: sqlite3.Connection, labels: Iterable[int]) -> dict[int, str]:
         missing = [label for label in set(labels) if label is not None and label not in self._values]
         for start in range(0, len(missing), 10_000):
             part = missing[start : start + 10_000]
-            for label, kind, value in self._db.execute(f"SELECT id, kind, value FROM labels WHERE id IN ({_marks(part)})", part):
+            for label, kind, value in conn.execute(f"SELECT id, kind, value FROM labels WHERE id IN ({_marks(part)})", part):
                 self._labels[(kind, value)] = label
                 self._values[label] = value
         return self._values
@@ -419,7 +458,7 @@ class SQLiteStore(Store):
 
     # ------------------------------------------------------------ posts: reading
 
-    def _where(self, query: PostQuery, phrases: list[tuple[str, ...]], *, alias: str = "p", text: bool = True) -> tuple[str, list[Any]]:
+    def _where(self, conn: sqlite3.Connection, query: PostQuery, phrases: list[tuple[str, ...]], *, alias: str = "p", text: bool = True) -> tuple[str, list[Any]]:
         """SQL condition (and its parameters) for the query's filters, on `posts p` or on `post_labels g`, which
         repeats the columns filtered on."""
         post = f"{alias}.pk" if alias == "p" else f"{alias}.post"
@@ -437,16 +476,16 @@ class SQLiteStore(Store):
         window = params[:]
         for field, values in (("platform", query.platforms), ("source", query.sources), ("language", query.languages)):
             if values:
-                labels = self._find_labels(field, values)
+                labels = self._find_labels(conn, field, values)
                 clauses.append(f"{alias}.{field} IN ({_marks(labels)})")
                 params += labels
         if query.authors:
-            labels = self._find_labels("author", query.authors)
+            labels = self._find_labels(conn, "author", query.authors)
             clauses.append(f"({alias}.author IN ({_marks(labels)}) OR {alias}.author_id IN ({_marks(labels)}))")
             params += labels + labels
         for field, values in (("narrative", query.narratives), ("tag", query.tags), ("term", query.terms), ("hashtag", query.hashtags)):
             if values:
-                labels = self._find_labels(field, values)
+                labels = self._find_labels(conn, field, values)
                 clauses.append(f"{post} IN (SELECT post FROM post_labels WHERE {' AND '.join([f'label IN ({_marks(labels)})', *period])})")
                 params += labels + window
         if query.cluster_id is not None:
@@ -462,13 +501,13 @@ class SQLiteStore(Store):
 
         Only narrow rows are sorted; the documents of the page are read afterwards."""
         if query.sort == "relevance" and phrases:
-            where, params = self._where(query, phrases, text=False)
+            where, params = self._where(conn, query, phrases, text=False)
             score = "bm25(post_fts, 2.0, 1.0)"
             keyset = f"AND ({score}, p.pk) > (?, ?)" if after else ""
             sql = f"SELECT {score}, p.pk FROM post_fts JOIN posts p ON p.pk = post_fts.rowid WHERE post_fts MATCH ? AND {where} {keyset} ORDER BY 1, 2"
             params = [_fts_expression(phrases), *params]
         else:
-            where, params = self._where(query, phrases)
+            where, params = self._where(conn, query, phrases)
             direction, operator = ("ASC", ">") if query.sort == "oldest" else ("DESC", "<")
             keyset = f"AND (p.published, p.pk) {operator} (?, ?)" if after else ""
             sql = f"SELECT p.published, p.pk FROM posts p WHERE {where} {keyset} ORDER BY p.published {direction}, p.pk {direction}"
@@ -494,7 +533,7 @@ class SQLiteStore(Store):
         phrases = query_phrases(query.text)
         posts: list[Post] = []
         with self._reading() as conn:
-            where, params = self._where(query, phrases)
+            where, params = self._where(conn, query, phrases)
             total = conn.execute(f"SELECT count(*) FROM posts p WHERE {where}", params).fetchone()[0]
             if query.limit and total > query.offset:
                 posts = self._load(conn, [pk for _, pk in self._page(conn, query, phrases, query.limit, query.offset)])
@@ -502,7 +541,7 @@ class SQLiteStore(Store):
 
     def count_posts(self, query: PostQuery) -> int:
         with self._reading() as conn:
-            where, params = self._where(query, query_phrases(query.text))
+            where, params = self._where(conn, query, query_phrases(query.text))
             return conn.execute(f"SELECT count(*) FROM posts p WHERE {where}", params).fetchone()[0]
 
     def iter_posts(self, query: PostQuery, batch_size: int = 1000) -> Iterator[Post]:
@@ -530,7 +569,7 @@ class SQLiteStore(Store):
 
     def _aggregate(self, conn: sqlite3.Connection, query: PostQuery, field: str | None, select: str, group_by: str) -> list[tuple[Any, ...]]:
         alias, key, kind = self._grouping(field)
-        where, params = self._where(query, query_phrases(query.text), alias=alias)
+        where, params = self._where(conn, query, query_phrases(query.text), alias=alias)
         table = "posts p" if alias == "p" else "post_labels g"
         if kind:
             where += " AND g.label IN (SELECT id FROM labels WHERE kind = ?)"
@@ -544,20 +583,20 @@ class SQLiteStore(Store):
         select = f"{{t}}.published / {width} AS bucket, {{key}} AS k, count(*), count(DISTINCT {{t}}.author), count(DISTINCT {{t}}.source)"
         with self._reading() as conn:
             rows = self._aggregate(conn, query, group_by, select, "bucket, k")
-            values = self._label_values(row[1] for row in rows) if group_by else {}
+            values = self._label_values(conn, (row[1] for row in rows)) if group_by else {}
         counts = [BucketCount(start=_datetime(bucket * width), key=values.get(k), posts=n, authors=a, sources=s) for bucket, k, n, a, s in rows]
         return sorted(counts, key=lambda c: (c.start, c.key or ""))
 
     def top_terms(self, query: PostQuery, field: TopField, limit: int = 10) -> list[TermCount]:
         with self._reading() as conn:
             rows = self._aggregate(conn, query, field, "{key} AS k, count(*)", "k")
-            values = self._label_values(row[0] for row in rows)
+            values = self._label_values(conn, (row[0] for row in rows))
         terms = sorted((TermCount(value=values[k], count=n) for k, n in rows), key=lambda t: (-t.count, t.value))
         return terms[:limit]
 
     def clusters(self, query: PostQuery, min_sources: int = 2, limit: int = 20) -> list[ClusterSummary]:
         with self._reading() as conn:
-            where, params = self._where(query, query_phrases(query.text))
+            where, params = self._where(conn, query, query_phrases(query.text))
             groups = conn.execute(
                 f"SELECT p.cluster, count(*) AS n, count(DISTINCT p.source) AS s FROM posts p WHERE {where} AND p.cluster IS NOT NULL "
                 "GROUP BY p.cluster HAVING s >= ? ORDER BY s DESC, n DESC, p.cluster LIMIT ?",
@@ -569,7 +608,7 @@ class SQLiteStore(Store):
                     f"SELECT p.id, p.source, p.published FROM posts p WHERE {where} AND p.cluster = ? ORDER BY p.published, p.pk LIMIT 1",
                     [*params, cluster],
                 ).fetchone()
-                source = self._label_values([first[1]])[first[1]]
+                source = self._label_values(conn, [first[1]])[first[1]]
                 summaries.append(ClusterSummary(cluster, posts, sources, first[0], source, _datetime(first[2])))
         return summaries
 
@@ -590,7 +629,7 @@ class SQLiteStore(Store):
         numbers = key_numbers([key for keys in wanted for key in keys])
         unique, number_index = np.unique(numbers, return_inverse=True)
         number_group = np.repeat(np.arange(len(wanted)), [len(keys) for keys in wanted])
-        with self._reading() as conn:
+        with self._lock, self._reading() as conn:  # the lock: the key runs' in-memory copy is one for all threads
             hits, posts = self._key_runs.matches(conn, unique)
             # each number found to the groups that hold it (one, unless groups share keys), paired with its posts
             by_number = np.argsort(number_index, kind="stable")

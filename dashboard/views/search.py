@@ -43,7 +43,7 @@ if saved_searches:
 
 
 lists = vigie.watchlists()
-source_tags = [tag for source in vigie.config.sources for tag in source.tags]
+source_tags = [tag for source in vigie.config.sources for tag in source.tags or ()]  # an Odysee channel source has none (its `tags` are a target)
 
 
 text = st.text_input("Words", key=FILTER_KEYS["text"], placeholder='e.g. guérison "miracle cure"; all words must appear')

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import yaml
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -451,3 +452,15 @@ def test_narrative_page_shows_where_it_started(app: AppTest) -> None:
     _open(app, "views/narrative.py")
     assert any(c.value.startswith("first seen on") for c in app.caption), [c.value for c in app.caption]
     assert any("source" in frame.value.columns and "first post" in frame.value.columns for frame in app.dataframe)
+
+
+def test_search_opens_when_an_odysee_source_has_no_tags(seeded: Seeded) -> None:
+    """An Odysee source watching a channel has no `tags` (there they name a target, not labels): the Search page used
+    to fail on it (found by bench/dashboard_load.py). A tags target still shows among the tags to filter on."""
+    sources = yaml.safe_load((seeded.config_dir / "sources.yaml").read_text(encoding="utf-8"))["sources"]
+    sources += [{"id": "odysee-channel", "platform": "odysee", "channel": "@healing"}, {"id": "odysee-tags", "platform": "odysee", "tags": ["remede"]}]
+    (seeded.config_dir / "sources.yaml").write_text(yaml.safe_dump({"sources": sources}), encoding="utf-8")
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    app.run()
+    _open(app, "views/search.py")
+    assert "remede" in app.multiselect(key="search-tags").options

@@ -140,6 +140,43 @@ def test_dashboard_reads_while_the_crawler_writes(tmp_path: Path) -> None:
     assert all(count % 200 == 0 for count in counts)
 
 
+def _held(context: object, started: threading.Event, release: threading.Event, work: str | None = None) -> threading.Thread:
+    """A thread that enters a store's transaction `context`, runs `work` in it and holds it until `release`."""
+
+    def hold() -> None:
+        with context as conn:  # type: ignore[attr-defined]
+            if work:
+                conn.execute(work)
+            started.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert started.wait(10)
+    return thread
+
+
+@pytest.mark.parametrize("holder", ["a read", "an uncommitted write"])
+def test_threads_sharing_a_store_do_not_wait_for_each_other_to_read(tmp_path: Path, holder: str) -> None:
+    """The dashboard's sessions share one store object: a count does not queue behind another session's read, nor
+    behind the store's own open write transaction, whose changes it does not see before the commit."""
+    with SQLiteStore(tmp_path / "vigie.db") as store:
+        store.upsert_posts(corpus()[:3])
+        started, release = threading.Event(), threading.Event()
+        context = store._reading() if holder == "a read" else store._writing()
+        held = _held(context, started, release, None if holder == "a read" else "DELETE FROM posts")
+        counted: list[int] = []
+        reader = threading.Thread(target=lambda: counted.append(store.count_posts(PostQuery())))
+        reader.start()
+        reader.join(5)
+        waited = reader.is_alive()
+        release.set()
+        held.join()
+        reader.join()
+        assert not waited and counted == [3]
+        assert store.count_posts(PostQuery()) == (3 if holder == "a read" else 0)
+
+
 # ---------------------------------------------------------------- errors name the file
 
 

@@ -42,6 +42,7 @@ def streamlit_command(config: Config, host: str, port: int, environ: dict[str, s
             DATA_ENV: str(config.data_dir.resolve()),
             "VIGIE_DASHBOARD__HOST": host,
             "VIGIE_DASHBOARD__PORT": str(port),
+            "VIGIE_DASHBOARD__CACHE_TTL": f"{settings.cache_ttl.total_seconds():g}s",  # read as dashboard/queries.py is imported
         }
     )
     argv = [
