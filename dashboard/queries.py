@@ -1,11 +1,11 @@
 """Everything the pages read, as cached calls on the `Store` interface: counts and aggregates, never all posts.
 
 Each function takes the store as `_store` (Streamlit leaves underscore arguments out of the cache key) and the
-store's identity as `store_key`, so two stores never share cached results. An answer is shared by every session (it
-depends on its arguments only: nothing here is the analyst's own) for `CACHE_TTL` (`dashboard.cache_ttl`); past it, the
-next visit gets the kept answer at once while one background thread asks the store again, and an answer older than
-twice the TTL is never shown. So ten analysts on the same page cost one query, a page never waits for an expired
-aggregate, and new posts appear within two TTLs (a minute by default). `actions.py` clears what it changes.
+store's identity as `store_key`, so two stores never share cached results. An answer is shared by every session
+(it depends on its arguments only: nothing here is the analyst's own) for `CACHE_TTL` (`dashboard.cache_ttl`); past
+it, the next visit gets the kept answer at once while one background thread asks the store again, and an answer
+older than twice the TTL is never shown. So ten analysts on the same page cost one query, a page never waits for an
+expired aggregate, and new posts appear within two TTLs (a minute by default). `actions.py` clears what it changes.
 """
 
 from __future__ import annotations

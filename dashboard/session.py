@@ -2,7 +2,7 @@
 
 The config and the store are loaded once per process (`st.cache_resource`), keyed by the environment that names
 them, so `vigie dashboard` passes them through `VIGIE_CONFIG`, `VIGIE_DATA_DIR` and `VIGIE_<SECTION>__<KEY>`.
-The SQLite store guards its one connection with a lock, so the sessions' script threads share it.
+The SQLite store lends each session's script thread a read connection of its own, so the sessions share it.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 One `SQLiteStore` owns one write connection (guarded by a lock) and up to `_READERS` read connections, each lent to
 one thread at a time: the dashboard's sessions read side by side, on their own snapshots, instead of queueing behind
-one another's aggregates; open one store per process. Every SQLite failure becomes a `StoreError` whose one-line message names the file. The schema lives in
-`store/sqlite_schema.py`; its layout notes explain why posts are split into narrow rows, documents and side tables.
+one another's aggregates; open one store per process. Every SQLite failure becomes a `StoreError` whose one-line
+message names the file. The schema lives in `store/sqlite_schema.py`; its layout notes explain why posts are split
+into narrow rows, documents and side tables.
 """
 
 from __future__ import annotations
