@@ -53,6 +53,7 @@ def test_malformed_yaml_gives_line_and_column(tmp_path: Path) -> None:
         ({"crawl": {"run_timeout": "soon"}}, "vigie.yaml:2: crawl.run_timeout: expected a duration"),
         ({"dashboard": {"prot": 80}}, "vigie.yaml:2: dashboard.prot: unknown key"),
         ({"alerts": {"candidates": {"current": "6h"}}}, "vigie.yaml:3: alerts.candidates.current: expected between 24h and 72h"),
+        ({"dashboard": {"timezone": "x" * 300}}, "vigie.yaml:2: dashboard.timezone: unknown time zone 'xxx"),  # too long a file name for the zone database (found by the fuzz tests)
     ],
 )
 def test_settings_errors(tmp_path: Path, settings: dict, expected: str) -> None:

@@ -67,6 +67,7 @@ def test_server_gets_the_hash_not_the_password(seeded: Seeded) -> None:
     assert argv[argv.index("run") + 1].endswith("dashboard/server.py")
     assert argv[argv.index("--runner.magicEnabled") + 1] == "false"
     assert env["VIGIE_CONFIG"] == str(seeded.config_dir.resolve())
+    assert env["VIGIE_DASHBOARD__CACHE_TTL"] == "30s"  # dashboard.cache_ttl, read as dashboard/queries.py is imported
 
 
 def test_hash_password_command() -> None:
