@@ -110,10 +110,12 @@ class NearDuplicates:
         result: list[list[str]] = [[] for _ in words]
         if not kept:
             return result
-        minima = self._minima(*shingle_hashes([words[i] for i in kept]))
+        signatures = self._minima(*shingle_hashes([words[i] for i in kept])).tobytes()
+        size = self.rows * 4  # bytes of a band: `rows` uint32 values
+        spans = [(f"{band:02d}", band * size, (band + 1) * size) for band in range(self.bands)]
         for row, index in enumerate(kept):
-            bands = minima[row].reshape(self.bands, self.rows)
-            result[index] = [f"{band:02d}{hashlib.blake2b(values.tobytes(), digest_size=8).hexdigest()}" for band, values in enumerate(bands)]
+            data = signatures[row * self.bands * size : (row + 1) * self.bands * size]
+            result[index] = [prefix + hashlib.blake2b(data[start:end], digest_size=8).hexdigest() for prefix, start, end in spans]
         return result
 
     def _minima(self, hashes: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -40,6 +40,19 @@ def clean_for_language(text: str) -> str:
     return " ".join(_NOISE.sub(" ", text).split())
 
 
+def language_text(text: str, limit: int = MAX_CHARS) -> str:
+    """What detection reads: the cleaned text, cut between words to at most `limit` characters, from at most three
+    times as much of the post. A long post is cleaned a first slice at a time, ended at a space: no noise token spans a
+    space, so that slice cleans to the start of the whole's cleaned text, and most often already fills the limit."""
+    whole = truncate(text, 3 * limit)
+    cut = whole.rfind(" ", 0, 3 * limit // 2) if len(whole) > 2 * limit else -1
+    if cut > limit:
+        cleaned = clean_for_language(whole[:cut])
+        if len(cleaned) > limit:
+            return truncate(cleaned, limit)
+    return truncate(clean_for_language(whole), limit)
+
+
 def has_letters(text: str, count: int) -> bool:
     return count <= 0 or next(islice(_LETTER.finditer(text), count - 1, None), None) is not None
 
@@ -64,11 +77,11 @@ Ranking = list[tuple[str, float]]
 
 
 class Detector(Protocol):
-    """Ranks candidate languages of a cleaned, non-empty text."""
+    """Ranks candidate languages of a cleaned, non-empty text: at most `top` of them."""
 
     name: str
 
-    def rank(self, text: str) -> Ranking: ...
+    def rank(self, text: str, top: int = 5) -> Ranking: ...
 
     def load(self) -> None:
         """Load every model now rather than on first use (the crawl launcher does it once for all crawls)."""
@@ -90,9 +103,6 @@ class FastTextDetector:
     name = "fasttext"
     MODEL = "lid.176.ftz"
 
-    def __init__(self, top: int = 5) -> None:
-        self.top = top
-
     @cached_property
     def model(self) -> Any:
         import fasttext
@@ -106,12 +116,13 @@ class FastTextDetector:
     def load(self) -> None:
         self.model  # the cached property loads it
 
-    def rank(self, text: str) -> Ranking:
+    def rank(self, text: str, top: int = 5) -> Ranking:
         """Calls the model's native `predict` (fasttext-predict's wrapper only checks for a newline, appends one and
-        unzips the pairs: a third of the cost of a short post's prediction)."""
+        unzips the pairs: a third of the cost of a short post's prediction). Its tree search stops sooner when fewer
+        candidates are asked for: the best one alone costs a quarter less than five, with the same score."""
         if _mostly_upper(text):
             text = text.lower()
-        predictions = self.model.f.predict(text.replace("\n", " ") + "\n", self.top, 0.0, "strict")
+        predictions = self.model.f.predict(text.replace("\n", " ") + "\n", top, 0.0, "strict")
         return [(label[9:], min(score, 1.0)) for score, label in predictions]
 
 
@@ -156,9 +167,9 @@ class LinguaDetector:
             self._builder().with_preloaded_language_models().build()
         self.detector  # the cached property builds it
 
-    def rank(self, text: str) -> Ranking:
+    def rank(self, text: str, top: int = 5) -> Ranking:
         values = self.detector.compute_language_confidence_values(text)
-        return [(value.language.iso_code_639_1.name.lower(), value.value) for value in values[:5] if value.value > 0]
+        return [(value.language.iso_code_639_1.name.lower(), value.value) for value in values[:top] if value.value > 0]
 
 
 class LangdetectDetector:
@@ -182,7 +193,7 @@ class LangdetectDetector:
     def load(self) -> None:
         self.factory  # the cached property loads it
 
-    def rank(self, text: str) -> Ranking:
+    def rank(self, text: str, top: int = 5) -> Ranking:
         from langdetect.lang_detect_exception import LangDetectException
 
         detector = self.factory.create()
@@ -191,7 +202,7 @@ class LangdetectDetector:
             found = detector.get_probabilities()
         except LangDetectException:
             return []
-        return [(item.lang.split("-")[0], item.prob) for item in found[:3]]
+        return [(item.lang.split("-")[0], item.prob) for item in found[:min(top, 3)]]
 
 
 class CombinedDetector:
@@ -214,14 +225,14 @@ class CombinedDetector:
         self.sure = sure
         self.sure_short = sure_short
 
-    def rank(self, text: str) -> Ranking:
-        first = self.fasttext.rank(text)
+    def rank(self, text: str, top: int = 5) -> Ranking:
+        first = self.fasttext.rank(text, top)
         score = first[0][1] if first else 0.0
         if len(text) > self.long_chars or score >= (self.sure if len(text) >= self.short_chars else self.sure_short):
             return first
         if score >= self.sure and first[0][0] not in self.languages:
             return first
-        return self.lingua.rank(text) or first
+        return self.lingua.rank(text, top) or first
 
     def load(self) -> None:
         self.fasttext.load()
@@ -294,13 +305,14 @@ class LanguageIdentifier:
         return cls(make_detector(settings), settings.min_chars, settings.min_confidence)
 
     def identify(self, text: str, platform_language: str | None = None) -> Detection:
-        cleaned = truncate(clean_for_language(truncate(text, 3 * MAX_CHARS)))
+        """The detector's runner-up candidates matter only to weigh a declared language: without one, only its best is asked for."""
+        cleaned = language_text(text)
         if not has_letters(cleaned, self.min_chars):
             return Detection(UNDETERMINED, 0.0)
-        ranking = self.detector.rank(cleaned)
+        declared = base_language(platform_language)
+        ranking = self.detector.rank(cleaned, 5 if declared else 1)
         if not ranking:
             return Detection(UNDETERMINED, 0.0)
-        declared = base_language(platform_language)
         best, score = ranking[0]
         declared_score = dict(ranking).get(declared) if declared else None
         if declared_score is not None and PLATFORM_WEIGHT * declared_score >= score:

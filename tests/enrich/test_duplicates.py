@@ -93,3 +93,4 @@ def test_keys_do_not_depend_on_the_batch_and_stay_those_already_stored() -> None
     assert together == [near.signatures([text])[0] for text in texts]
     assert together[1] == together[3] == together[5] == []
     assert together[0][:2] == ["00efee45c5ec4059c4", "0175b70ce395945f78"]  # as computed before the batched version
+    assert together[0][-1] == "13e92a0003c18efe5c"  # and before the bands were hashed from one byte string

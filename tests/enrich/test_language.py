@@ -6,11 +6,25 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from enrich import Enricher
-from enrich.language import UNDETERMINED, LangdetectDetector, LanguageIdentifier, base_language, clean_for_language
+from enrich.language import (
+    MAX_CHARS,
+    UNDETERMINED,
+    FastTextDetector,
+    LangdetectDetector,
+    LanguageIdentifier,
+    base_language,
+    clean_for_language,
+    language_text,
+    truncate,
+)
 from tests.support.factories import write_config
 from vigie.config import ConfigError, LanguageSettings, load_config
+
+LANGID = Path(__file__).resolve().parents[1] / "fixtures" / "langid"
 
 
 @pytest.mark.parametrize(
@@ -119,3 +133,21 @@ def test_models_can_be_loaded_again_in_a_process_forked_after_a_preload() -> Non
         os.waitpid(pid, 0)
         pytest.fail("the forked process hung loading lingua's models")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+NOISY_WORDS = st.lists(st.sampled_from(["réunion", "jeudi", "#Plandemie", "@jean", "https://ex.com/a?b=1", "www.Site.org", "12h30", "2024", "👉", "!!!", "l'éveil", "a", "\n", "  "]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(NOISY_WORDS)
+def test_a_long_post_cleaned_a_slice_at_a_time_reads_as_cleaned_whole(words: list[str]) -> None:
+    text = " ".join(words * 12)
+    assert language_text(text) == truncate(clean_for_language(truncate(text, 3 * MAX_CHARS)))
+
+
+def test_asking_fasttext_for_its_best_language_alone_gives_its_first_of_five() -> None:
+    """The identifier asks for one candidate when no language is declared: the same answer, with the same score."""
+    detector = FastTextDetector()
+    texts = [line for path in sorted(LANGID.glob("*/*.txt")) for line in path.read_text(encoding="utf-8").splitlines()[:40] if line.strip()]
+    assert len(texts) > 1000
+    assert [detector.rank(text, 1) for text in texts] == [detector.rank(text)[:1] for text in texts]
