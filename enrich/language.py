@@ -19,16 +19,18 @@ from vigie.config import LanguageSettings
 
 UNDETERMINED = "und"
 
-_NOISE = re.compile(
-    r"(?:[hH][tT][tT][pP][sS]?://|[wW][wW][wW]\.)\S+"  # links
-    r"|[@#](?<!\w[@#])[\w.@-]+"  # mentions and hashtags not glued to a word (checked after the sign: every branch starts with a character set, which the engine finds fast)
-    r"|\d+(?:[.,:/h-]\d+)*"  # numbers, dates, times
-    "|["
+_SYMBOLS = (
     "\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u297f\u2b00-\u2bff"  # arrows, technical, dingbats
     "\u200d\ufe0e\ufe0f\u20e3\ue000-\uf8ff"  # joiners, variation selectors, keycaps, private use
     "\U0001f000-\U0001faff\U0001fb00-\U0001fbff\U000e0000-\U000e007f"  # emoji, tags
     "_*~|<>=+^`\\[\\]{}\\\\"
-    "]+"
+)
+_NOISE = re.compile(
+    f"(?=[hHwW@#\\d{_SYMBOLS}])"  # where a branch can start: one set tested per character (without it, text is scanned almost three times slower)
+    r"(?:(?:[hH][tT][tT][pP][sS]?://|[wW][wW][wW]\.)\S+"  # links
+    r"|[@#](?<!\w[@#])[\w.@-]+"  # mentions and hashtags not glued to a word
+    r"|\d+(?:[.,:/h-]\d+)*"  # numbers, dates, times
+    f"|[{_SYMBOLS}]+)"
 )
 _LETTER = re.compile(r"[^\W\d_]")
 MAX_CHARS = 200

@@ -54,3 +54,10 @@ def test_entities_from_text_merge_with_what_the_platform_gave() -> None:
 def test_url_with_parentheses_keeps_them_when_balanced() -> None:
     entities = extract_entities("voir https://en.wikipedia.org/wiki/Chemtrail_(conspiracy) et (https://example.com/a).")
     assert entities.links == ["https://en.wikipedia.org/wiki/Chemtrail_(conspiracy)", "https://example.com/a"]
+
+
+def test_a_sign_glued_to_what_comes_before_it_starts_no_hashtag_or_mention() -> None:
+    """The sign is found first and what precedes it checked after (fast): at the start, after a space or a bracket it counts."""
+    entities = extract_entities("#début a#b &#38; /#frag ##double (#ouvert x@y.z /@chemin .@point @fin")
+    assert entities.hashtags == ["début", "ouvert"]
+    assert entities.mentions == ["fin"]
