@@ -244,15 +244,21 @@ class CombinedDetector:
 _ASCII_UPPER = bytes(range(65, 91))
 _NOT_ASCII_UPPER = bytes(set(range(128)) - set(_ASCII_UPPER))
 _NOT_ASCII_LETTER = bytes(set(range(128)) - set(_ASCII_UPPER) - set(range(97, 123)))
+_NOT_ASCII_LOWER = bytes(set(range(256)) - set(range(97, 123)))
 
 
 def _mostly_upper(text: str) -> bool:
     """fastText reads all-caps Latin text as another language; such posts are lower-cased first. ASCII text is
-    counted with `bytes.translate`, in C (a character-by-character count cost a tenth of fastText's prediction)."""
+    counted with `bytes.translate`, in C (a character-by-character count cost a tenth of fastText's prediction).
+    Other text is counted character by character only when its ASCII lower-case letters (bytes a-z of its UTF-8
+    form: no other character uses them) leave room for enough capitals: rarely, in Latin-script posts."""
     if text.isascii():
         data = text.encode("ascii")
         upper = len(data.translate(None, _NOT_ASCII_UPPER))
         return upper > 4 and upper > 0.6 * len(data.translate(None, _NOT_ASCII_LETTER))
+    lower = len(text.encode().translate(None, _NOT_ASCII_LOWER))
+    if len(text) - lower <= 0.6 * lower:  # even if every other character were a capital
+        return False
     upper = sum(map(str.isupper, text))
     return upper > 4 and upper > 0.6 * sum(map(str.isalpha, text))
 

@@ -151,3 +151,18 @@ def test_asking_fasttext_for_its_best_language_alone_gives_its_first_of_five() -
     texts = [line for path in sorted(LANGID.glob("*/*.txt")) for line in path.read_text(encoding="utf-8").splitlines()[:40] if line.strip()]
     assert len(texts) > 1000
     assert [detector.rank(text, 1) for text in texts] == [detector.rank(text)[:1] for text in texts]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("LA RÉUNION AURA LIEU JEUDI SOIR À LA SALLE DES FÊTES", "fr"),
+        ("ÜBERALL WIRD DIE WAHRHEIT UNTERDRÜCKT, WACHT ENDLICH AUF", "de"),
+        ("ПРАВДУ СКРЫВАЮТ ОТ НАС ВСЕХ", "ru"),
+    ],
+)
+def test_posts_in_capitals_are_read_in_lower_case(text: str, expected: str) -> None:
+    """All-caps posts, with accents or in another script, are lower-cased before fastText reads them."""
+    detector = FastTextDetector()
+    assert detector.rank(text)[0][0] == expected
+    assert detector.rank(text) == detector.rank(text.lower())
