@@ -2,16 +2,17 @@
 
 Pure, no I/O: the alert cycle reads the posts of the current window and the counts of the baseline window from the
 store and hands them here. Each word (folded, four letters or more), hashtag and copy-paste cluster of a post is a
-feature; a feature emerges when the emerging-terms test (`alerts/emerging.py`: rare in the baseline, frequent now,
-corrected for the number of features tried) says so. Emerging features that share their posts (at least half of the
-rarer one's, and `MIN_SHARED` posts) are linked, and each connected group is a candidate: the posts holding two of
-its features (or in one of its clusters). A candidate is kept when those posts span several sources and authors and
-most of them match no watchlist narrative. `docs/alerts.md` ("Candidate narratives") explains the parameters.
+feature; a feature emerges when the emerging-terms test (`alerts/emerging.py`: rare in the baseline, frequent now)
+passes it, a loose screen. Emerging features that share their posts (at least half of the rarer one's, and
+`MIN_SHARED` posts) are linked, and each connected group is a candidate: the posts holding two of its features (or in
+one of its clusters). A candidate is kept when those posts are significant against the baseline rate of its core,
+span several sources and authors, and mostly match no watchlist narrative. `docs/alerts.md` ("Candidate narratives") explains the parameters.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from itertools import combinations
 
 from alerts.emerging import PRIOR_POSTS, EmergingParams, EmergingTerm, TermWindow, find_emerging
 from alerts.origin import arrivals
+from alerts.spikes import log_upper_tail
 from enrich.folding import WORD, fold_word
 from vigie.models import Candidate, Post, PostRef
 
@@ -59,9 +61,15 @@ class CandidateParams:
     two of them in the same posts, and a young narrative spreads its posts over several words."""
     min_sources: int = 3
     min_authors: int = 3
+    two_source_authors: int | None = 6
+    """Authors that make two sources enough, short of `min_sources`: many people taking it up on two sources is a
+    spread already, and a young narrative often takes hours to reach a third source. None: `min_sources` always."""
     min_ratio: float = 5.0
+    term_p_value: float = 1e-3
+    """Largest tail probability of each feature on its own (not corrected for the number of features tried): a screen,
+    loose enough that a young narrative's words pass it while they are still spread over its first posts."""
     p_value: float = 1e-5
-    """Largest tail probability of each feature on its own (not corrected for the number of features tried)."""
+    """Largest tail probability of a candidate's posts at the baseline rate of its core features."""
 
 
 def post_features(post: Post) -> PostFeatures:
@@ -114,6 +122,13 @@ def find_candidates(current: Sequence[PostFeatures], baseline: Mapping[str, int]
     return sorted(found, key=lambda c: (-c.first_post_at.timestamp(), -c.growth, c.id))
 
 
+def spans(sources: int, authors: int, params: CandidateParams) -> bool:
+    """Whether posts from this many sources and authors are spread enough to make a candidate."""
+    if authors < params.min_authors:
+        return False
+    return sources >= params.min_sources or (params.two_source_authors is not None and sources >= 2 and authors >= params.two_source_authors)
+
+
 def reconcile(found: Sequence[Candidate], previous: Sequence[Candidate], at: datetime, regrowth: float) -> list[Candidate]:
     """The candidates of this cycle, carrying over what earlier cycles decided: the id, when it was first proposed,
     and a promotion or dismissal (a dismissed one is `new` again once its posts reach `regrowth` times those it had)."""
@@ -147,7 +162,7 @@ def _emerging(current: Sequence[PostFeatures], baseline: Mapping[str, int], base
     windows = [TermWindow(feature, counts[feature], baseline.get(feature, 0), len(authors[feature])) for feature in eligible]
     # find_emerging corrects for the number of features tried; a feature here is only a screen, not a verdict (the
     # candidate needs two of them in the same posts across sources), so the level applies to each feature alone.
-    emerging = EmergingParams(p_value=min(1.0, params.p_value * max(1, len(windows))), min_count=params.min_term_posts, min_authors=params.min_authors, min_ratio=params.min_ratio)
+    emerging = EmergingParams(p_value=min(1.0, params.term_p_value * max(1, len(windows))), min_count=params.min_term_posts, min_authors=params.min_authors, min_ratio=params.min_ratio)
     return find_emerging(windows, len(current), baseline_posts, emerging)
 
 
@@ -169,7 +184,7 @@ def _candidate(
     posts = [current[index] for index in sorted(hits) if hits[index] >= 2 or index in in_cluster]
     sources = Counter(post.ref.source_id for post in posts)
     authors = {post.author for post in posts}
-    if len(sources) < params.min_sources or len(authors) < params.min_authors or len(posts) < params.min_posts:
+    if not spans(len(sources), len(authors), params) or len(posts) < params.min_posts:
         return None
     if sum(post.tagged for post in posts) > TAGGED_SHARE * len(posts):
         return None
@@ -179,8 +194,13 @@ def _candidate(
     if not terms:  # a cluster whose words were all seen before: its most shared words describe it
         common = Counter(f for post in posts for f in post.features if not f.startswith(CLUSTER))
         terms = [term for term, _ in sorted(common.items(), key=lambda item: (-item[1], item[0]))[:MAX_TERMS]]
-    core = terms[:2] or clusters[:1]
-    expected = (min(baseline.get(term, 0) for term in core) + PRIOR_POSTS) * scale
+    # The candidate's verdict: its posts against those expected at the baseline rate of its core (its two most used
+    # features, the rarer one counting), where each feature alone was only screened.
+    used = usage + Counter({cluster: len(holders[cluster]) for cluster in clusters})
+    core = [m for m, _ in sorted(used.items(), key=lambda item: (-item[1], baseline.get(item[0], 0), item[0]))[:2]]
+    expected = (min(baseline.get(m, 0) for m in core) + PRIOR_POSTS) * scale
+    if math.exp(log_upper_tail(len(posts), expected, 1.0 + scale)) > params.p_value:
+        return None
     refs = sorted((post.ref for post in posts), key=lambda ref: (ref.published_at, ref.id))
     first = refs[0].published_at
     return Candidate(

@@ -21,7 +21,7 @@ from alerts.spikes import HOUR, detect
 from alerts.trends import TrendCache, floor
 from alerts.webhook import alert_payload, webhook_url
 from store.base import PostQuery, Store, TopField
-from vigie.config import Config
+from vigie.config import CandidateSettings, Config
 from vigie.models import Alert, Candidate, OutboxMessage, Post, SavedSearch, Subscription, as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -147,14 +147,25 @@ def propose_candidates(config: Config, store: Store, at: datetime, *, force: boo
     current_start = at - settings.current
     current = [post_features(post) for post in store.iter_posts(PostQuery(since=current_start, until=at))]
     counts, total = count_features(post_features(post) for post in store.iter_posts(PostQuery(since=current_start - settings.window, until=current_start)))
-    params = CandidateParams(min_posts=settings.min_posts, min_term_posts=settings.min_term_posts, min_sources=settings.min_sources, min_authors=settings.min_authors, p_value=settings.p_value)
-    found = find_candidates(current, counts, total, at, params)
+    found = find_candidates(current, counts, total, at, candidate_params(settings))
     previous = store.list_candidates(since=current_start - settings.window, limit=10_000)
     candidates = reconcile(found, previous, at, settings.regrowth)
     for candidate in candidates:
         store.save_candidate(candidate)
     store.set_cursor(CANDIDATES_CURSOR, {"hour": hour, "found": len(candidates)})
     return candidates
+
+
+def candidate_params(settings: CandidateSettings) -> CandidateParams:
+    return CandidateParams(
+        min_posts=settings.min_posts,
+        min_term_posts=settings.min_term_posts,
+        min_sources=settings.min_sources,
+        min_authors=settings.min_authors,
+        two_source_authors=settings.two_source_authors,
+        term_p_value=settings.term_p_value,
+        p_value=settings.p_value,
+    )
 
 
 # ---------------------------------------------------------------- spikes

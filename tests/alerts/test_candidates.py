@@ -39,7 +39,7 @@ def _background(rng: random.Random, start: datetime, hours: int, per_hour: int, 
     return posts
 
 
-def _planted(count: int, start: datetime, *, sources: int = 5, cluster: str | None = None, narratives: list[str] | None = None, text: str | None = None) -> list[Post]:
+def _planted(count: int, start: datetime, *, sources: int = 5, authors: int | None = None, cluster: str | None = None, narratives: list[str] | None = None, text: str | None = None) -> list[Post]:
     return [
         make_post(
             f"plant{n}",
@@ -47,7 +47,7 @@ def _planted(count: int, start: datetime, *, sources: int = 5, cluster: str | No
             platform="telegram" if n % 2 else "mastodon",
             source_id=f"plant-src{n % sources}",
             published_at=start + timedelta(minutes=20 * n),
-            author=Author(id=f"p{n}", handle=f"p{n}"),
+            author=Author(id=f"p{n % (authors or count)}", handle=f"p{n % (authors or count)}"),
             hashtags=["azurite"],
             cluster_id=cluster,
             narratives=narratives or [],
@@ -99,6 +99,40 @@ def test_one_source_or_vocabulary_seen_before_is_not_a_candidate() -> None:
     old = _planted(15, AT - timedelta(days=5))
     old = [p.model_copy(update={"native_id": f"old{i}", "id": f"{p.platform}:old{i}"}) for i, p in enumerate(old)]
     assert _detect(current + _planted(15, AT - timedelta(hours=6)), baseline + old * 3) == []
+
+
+def test_two_sources_are_enough_when_many_authors_take_it_up() -> None:
+    """A young narrative often takes hours to reach a third source; many people on two sources already make a spread."""
+    rng = random.Random(7)
+    baseline = _background(rng, AT - timedelta(days=9), 7 * 24, 4, "b")
+    current = _background(rng, AT - timedelta(hours=48), 48, 4, "c")
+    [candidate] = _detect(current + _planted(8, AT - timedelta(hours=3), sources=2), baseline)
+    assert set(candidate.sources) == {"plant-src0", "plant-src1"} and candidate.authors == 8
+    assert _detect(current + _planted(8, AT - timedelta(hours=3), sources=2), baseline, two_source_authors=None) == [], "3 sources always, as before"
+    assert _detect(current + _planted(15, AT - timedelta(hours=6), sources=2, authors=5), baseline) == [], "two sources, too few authors"
+    assert _detect(current + _planted(15, AT - timedelta(hours=6), sources=1), baseline) == [], "one source, however many authors"
+
+
+def _slow(start: datetime, prefix: str = "slow") -> list[Post]:
+    """Eight posts over eight hours on three sources, each with two or three of three new words: no word is in more
+    than six of them."""
+    words = [("velmorie", "dastrune"), ("dastrune", "quenzoli"), ("velmorie", "quenzoli")] * 2 + [("velmorie", "dastrune", "quenzoli")] * 2
+    return [
+        make_post(f"{prefix}{n}", f"{BACKGROUND[n % 6]} {' '.join(chosen)}", source_id=f"slow-src{n % 3}", published_at=start + timedelta(hours=n), author=Author(id=f"s{n}", handle=f"s{n}"), language="fr")
+        for n, chosen in enumerate(words)
+    ]
+
+
+def test_a_slow_narrative_is_proposed_on_its_posts_together() -> None:
+    """Each word alone is only screened; the verdict is on the posts that hold two of them."""
+    rng = random.Random(8)
+    baseline = _background(rng, AT - timedelta(days=9), 7 * 24, 4, "b")
+    current = _background(rng, AT - timedelta(hours=48), 48, 4, "c")
+    [candidate] = _detect(current + _slow(AT - timedelta(hours=8)), baseline)
+    assert candidate.posts == 8 and set(candidate.terms) == {"velmorie", "dastrune", "quenzoli"}
+    assert _detect(current + _slow(AT - timedelta(hours=8)), baseline, term_p_value=1e-5) == [], "each word tested alone, as before"
+    seen = _slow(AT - timedelta(days=5), "seen")[:3]
+    assert _detect(current + _slow(AT - timedelta(hours=8)), baseline + seen) == [], "words used a few times the week before"
 
 
 def test_a_copy_paste_cluster_spreading_is_a_candidate() -> None:
