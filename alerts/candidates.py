@@ -65,7 +65,7 @@ class CandidateParams:
     """Authors that make two sources enough, short of `min_sources`: many people taking it up on two sources is a
     spread already, and a young narrative often takes hours to reach a third source. None: `min_sources` always."""
     min_ratio: float = 5.0
-    term_p_value: float = 1e-3
+    term_p_value: float = 1e-4
     """Largest tail probability of each feature on its own (not corrected for the number of features tried): a screen,
     loose enough that a young narrative's words pass it while they are still spread over its first posts."""
     p_value: float = 1e-5

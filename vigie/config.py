@@ -293,7 +293,7 @@ class CandidateSettings(_Section):
     two_source_authors: int | None = Field(6, ge=2, description="Distinct authors that make two sources enough, short of min_sources (a young narrative often takes hours to reach a third source); null: min_sources always.")
     min_posts: int = Field(5, ge=2, description="Posts a candidate needs in the current window.")
     min_term_posts: int = Field(3, ge=2, description="Posts a word, hashtag or cluster needs to emerge (a candidate also needs two of them in the same posts).")
-    term_p_value: float = Field(1e-3, gt=0, lt=1, description="Largest tail probability at which a word, hashtag or cluster emerges, each on its own (not corrected for the number tried): only a screen, since a candidate also needs two of them in the same posts across sources.")
+    term_p_value: float = Field(1e-4, gt=0, lt=1, description="Largest tail probability at which a word, hashtag or cluster emerges, each on its own (not corrected for the number tried): only a screen, since a candidate also needs two of them in the same posts across sources.")
     p_value: float = Field(1e-5, gt=0, lt=1, description="Largest tail probability of a candidate's posts at the baseline rate of its two most used words, hashtags or clusters (the rarer one counting).")
     regrowth: float = Field(2.0, gt=1, description="A dismissed candidate comes back when its posts reach this multiple of its posts when dismissed.")
 
