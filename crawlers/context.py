@@ -105,8 +105,8 @@ class SourceRun:
     listeners: list[Callable[[SourceRun], None]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, source: Any, cursor: dict[str, Any] | None) -> SourceRun:
-        run = CrawlRun(id=uuid.uuid4().hex, source_id=source.id, platform=source.platform, started_at=utcnow())
+    def start(cls, source: Any, cursor: dict[str, Any] | None, run_id: str | None = None) -> SourceRun:
+        run = CrawlRun(id=run_id or uuid.uuid4().hex, source_id=source.id, platform=source.platform, started_at=utcnow())
         return cls(source=source, cursor=cursor, run=run)
 
     @property
@@ -180,8 +180,8 @@ class RunComponent:
         return run_of(self.crawler)
 
 
-def begin_run(crawler: Crawler, source: Any, cursor: dict[str, Any] | None) -> SourceRun:
-    state = SourceRun.start(source, cursor)
+def begin_run(crawler: Crawler, source: Any, cursor: dict[str, Any] | None, run_id: str | None = None) -> SourceRun:
+    state = SourceRun.start(source, cursor, run_id)
     _runs[crawler] = state
     return state
 

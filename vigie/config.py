@@ -347,7 +347,7 @@ class ScheduleSettings(_Section):
     max_parallel_crawls: int = Field(2, ge=1, description="Crawls running at the same time; others wait their turn.")
     misfire_grace_time: Duration | None = Field(None, description="A run missed by more than this (service down) is skipped; unset runs it once, late.")
     stop_grace: Duration = Field(timedelta(seconds=30), description="After SIGTERM, how long a crawl or the dashboard may take to close before it is killed.")
-    crawl_command: list[str] | None = Field(None, description="Command that crawls one source, `{source}` and `{platform}` filled in (e.g. a Scrapyd `schedule.json` call); default: this Python's `vigie crawl {source}`.")
+    crawl_command: list[str] | None = Field(None, description="Command that crawls one source, `{source}` and `{platform}` filled in (e.g. `vigie crawl --json --scrapyd URL {source}`, to crawl on Scrapyd); default: this Python's `vigie crawl {source}`.")
 
 
 class LogSettings(_Section):

@@ -125,7 +125,9 @@ class SourceSpider(scrapy.Spider):
         self._hashes: WeakKeyDictionary[Response, str] = WeakKeyDictionary()
 
     @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, source: str, config: Config | None = None, **kwargs: Any) -> SourceSpider:
+    def from_crawler(cls, crawler: Crawler, *args: Any, source: str, config: Config | None = None, _job: str | None = None, **kwargs: Any) -> SourceSpider:
+        """`_job` is the id Scrapyd gives a job (`-a _job=`): the run takes it as its id, so `vigie crawl --scrapyd`
+        finds the run its job recorded, and Scrapyd's log of the job (`<job>.log`) is named after the run."""
         config = config or load_config()
         source_model = config.source(source)
         if source_model.platform != cls.name:
@@ -133,7 +135,7 @@ class SourceSpider(scrapy.Spider):
         resources = resources_of(crawler, config)
         cursor = resources.store.get_cursor(source_model.id)
         crawler.settings.setdict(source_settings(config, source_model), priority="spider")
-        begin_run(crawler, source_model, cursor).listeners.extend(resources.listeners)
+        begin_run(crawler, source_model, cursor, run_id=_job).listeners.extend(resources.listeners)
         spider = cls(*args, source=source_model, config=config, cursor=cursor, **kwargs)
         spider._set_crawler(crawler)
         return spider

@@ -1,7 +1,11 @@
 """`vigie crawl [SOURCE_ID ...]`: crawl sources now, show progress, then one summary row per source.
 
+With `--scrapyd URL` each source is crawled as a job of that Scrapyd instead (crawlers/scrapyd.py): the command
+waits for the jobs and shows the runs they recorded, so `schedule.crawl_command` can point `vigie up` at Scrapyd.
+
 Exit code 0 even when sources fail (each failure is recorded in the crawl-run log and printed on one
-line); 2 for a configuration mistake, unknown source ids included.
+line); 1 when the store cannot be opened, or Scrapyd cannot be reached or refuses a job; 2 for a configuration
+mistake, unknown source ids included.
 """
 
 from __future__ import annotations
@@ -71,23 +75,32 @@ def failure_line(run: CrawlRun) -> str:
 @click.command()
 @click.argument("source_ids", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source run (the crawl-run record) instead of the table.")
+@click.option("--scrapyd", "scrapyd_url", metavar="URL", help="Run each crawl as a job of the Scrapyd at URL (project `vigie`, deployed with scrapyd-deploy) and wait for it; the runs are read from the store the jobs write to.")
 @pass_app
-def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool) -> None:
+def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool, scrapyd_url: str | None) -> None:
     """Crawl every enabled source, or the SOURCE_IDs named, into the store."""
     from crawlers.run import crawl_sources, select_sources
+    from crawlers.scrapyd import ScrapydError, crawl_on_scrapyd
     from store.base import StoreError
 
     config = app.config
-    if not select_sources(config, source_ids):
+    sources = select_sources(config, source_ids)
+    if not sources:
         click.echo(f"no enabled sources in {config.config_dir / 'sources.yaml'}", err=True)
         return
     try:
         store = app.store
     except StoreError as exc:
         raise click.ClickException(f"cannot open the store: {exc}") from None
-    display = _ProgressDisplay(Console(stderr=True))
-    with display.progress:
-        runs = crawl_sources(config, source_ids, store=store, on_progress=display.update)
+    if scrapyd_url:
+        try:
+            runs = crawl_on_scrapyd(sources, scrapyd_url, store)
+        except ScrapydError as exc:
+            raise click.ClickException(str(exc)) from None
+    else:
+        display = _ProgressDisplay(Console(stderr=True))
+        with display.progress:
+            runs = crawl_sources(config, source_ids, store=store, on_progress=display.update)
     if as_json:
         for run in runs:
             click.echo(json.dumps(run.model_dump(mode="json"), ensure_ascii=False))

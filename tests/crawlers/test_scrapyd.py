@@ -1,0 +1,134 @@
+"""The spiders on a real Scrapyd, as docs/scrapyd.md sets it up: deployed with `scrapyd-deploy` through the
+target in scrapy.cfg, each job writing into the store named by Scrapyd's own environment (here the embedded
+SQLite store in the data folder), scheduled by hand through schedule.json or by `vigie up` through
+`vigie crawl --scrapyd`.
+
+One Scrapyd and one deploy serve the module (the deploy builds an egg: seconds); each test crawls its own source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from store.base import PostQuery
+from tests.scheduler.support import wait_until
+from tests.support.crawling import REPO, VigieProject
+from tests.support.replay import ReplayServer, refusing_url
+from tests.support.scrapyd import ScrapydServer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DEPLOY = Path(sys.executable).with_name("scrapyd-deploy")
+
+
+@pytest.fixture(scope="module")
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        server.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
+        server.add("/s/feedjam", FIXTURES / "telegram" / "page_example.html", content_type="text/html; charset=utf-8")
+        yield server
+
+
+def sources(replay: ReplayServer) -> list[dict[str, object]]:
+    return [
+        {"id": "heise", "platform": "feed", "url": replay.url("/heise.atom"), "enabled": False},  # scheduled by hand
+        {"id": "feedjam", "platform": "telegram", "channel": "feedjam", "base_url": replay.base_url, "every": "1h"},
+    ]
+
+
+@pytest.fixture(scope="module")
+def vigie(tmp_path_factory: pytest.TempPathFactory, replay: ReplayServer) -> VigieProject:
+    """The config and data folders shared by Scrapyd's jobs and `vigie up`: one config folder, one store."""
+    project = VigieProject(tmp_path_factory.mktemp("vigie"))
+    project.configure(sources(replay))
+    return project
+
+
+@pytest.fixture(scope="module")
+def scrapyd(tmp_path_factory: pytest.TempPathFactory, vigie: VigieProject) -> Iterator[ScrapydServer]:
+    """Scrapyd with the environment docs/scrapyd.md gives it, the project deployed as an operator does."""
+    env = {"VIGIE_CONFIG": str(vigie.config_dir), "VIGIE_DATA_DIR": str(vigie.data_dir)}
+    with ScrapydServer(tmp_path_factory.mktemp("scrapyd"), env=env) as server:
+        deploy = subprocess.run([str(DEPLOY)], cwd=REPO, env=os.environ | {"VIGIE_SCRAPYD_URL": server.url}, capture_output=True, text=True, timeout=120, check=False)
+        assert deploy.returncode == 0, f"scrapyd-deploy exited {deploy.returncode}:\n{deploy.stdout}\n{deploy.stderr[-3000:]}"
+        answer = json.loads(deploy.stdout)
+        assert (answer["status"], answer["project"], answer["spiders"]) == ("ok", "vigie", 10)
+        yield server
+
+
+def test_a_job_scheduled_through_schedule_json_writes_its_posts_and_run_to_the_store(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
+    assert scrapyd.api("listspiders.json", project="vigie")["spiders"] == sorted(
+        ["bluesky", "feed", "forum", "imageboard", "mastodon", "odysee", "peertube", "reddit", "telegram", "youtube"]
+    )
+    form = urllib.parse.urlencode({"project": "vigie", "spider": "feed", "source": "heise"}).encode()
+    with urllib.request.urlopen(scrapyd.url + "schedule.json", data=form, timeout=60) as response:
+        scheduled = json.loads(response.read())
+    assert scheduled["status"] == "ok", scheduled
+    job = scheduled["jobid"]
+    scrapyd.wait_finished("vigie", job)
+
+    log = scrapyd.job_log("vigie", "feed", job)
+    assert f"source heise: run {job} ok: 1 pages, 15 new, 0 updated, 0 dropped, 0 errors" in log, log[-3000:]
+    with vigie.store() as store:
+        (run,) = store.crawl_runs("heise")  # in the SQLite store of the data folder Scrapyd was given
+    assert (run.id, run.status, run.pages, run.new_posts, run.errors) == (job, "ok", 1, 15, [])
+    posts = vigie.posts("heise")
+    assert len(posts) == 15
+    assert {post.language for post in posts} == {"de"}
+    assert vigie.cursor("heise")["last_run_id"] == job
+
+
+def test_vigie_up_crawls_through_scrapyd_and_logs_each_jobs_run(scrapyd: ScrapydServer, vigie: VigieProject, replay: ReplayServer) -> None:
+    command = [sys.executable, "-m", "vigie.cli", "crawl", "--json", "--scrapyd", scrapyd.url, "{source}"]
+    config = vigie.configure(
+        sources(replay),
+        settings={"schedule": {"jitter": 0, "stop_grace": 5, "crawl_command": command}, "log": {"json_lines": True}, "alerts": {"check_every": "1h"}},
+    )
+    service = subprocess.Popen(
+        [sys.executable, "-m", "vigie.cli", "--config", str(vigie.config_dir), "--data-dir", str(vigie.data_dir), "up", "--no-dashboard"],
+        env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    log_file = config.data_dir / "logs" / "vigie.log"
+
+    def crawl_line() -> dict[str, object] | None:
+        lines = [json.loads(line) for line in log_file.read_text().splitlines()] if log_file.exists() else []
+        return next((line for line in lines if line.get("source") == "feedjam" and str(line.get("msg", "")).startswith("crawl ")), None)
+
+    try:
+        logged = wait_until(crawl_line, timeout=90)
+        service.send_signal(signal.SIGTERM)
+        service.wait(timeout=30)
+    finally:
+        service.kill()
+    with vigie.store() as store:
+        (run,) = store.crawl_runs("feedjam")
+        assert store.count_posts(PostQuery(sources=("feedjam",))) == 7
+    assert (run.status, run.pages, run.new_posts) == ("ok", 1, 7)
+    assert (logged["msg"], logged["run_id"], logged["new_posts"]) == ("crawl finished", run.id, 7)
+    finished = {entry["id"]: entry for entry in scrapyd.api("listjobs.json", project="vigie")["finished"]}
+    assert finished[run.id]["spider"] == "telegram"  # the run is the Scrapyd job's
+
+
+def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_or_refuses(vigie: VigieProject, tmp_path: Path) -> None:
+    with refusing_url("/") as down:
+        result = vigie.cli("crawl", "--scrapyd", down, "heise")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"Error: Scrapyd at {down} cannot be reached: [Errno 111] Connection refused"]
+
+    with ScrapydServer(tmp_path / "empty", env={}) as empty:  # nothing deployed to it
+        result = vigie.cli("crawl", "--scrapyd", empty.url, "heise")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"Error: Scrapyd at {empty.url}: schedule.json refused: project 'vigie' not found"]
+    with vigie.store() as store:
+        assert [run.id for run in store.crawl_runs("heise") if run.status != "ok"] == []  # nothing recorded: nothing ran
