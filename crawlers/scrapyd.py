@@ -9,9 +9,10 @@ where Scrapyd keeps its log. A job still running when this process is stopped (S
 
 from __future__ import annotations
 
+import os
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -39,12 +40,15 @@ class Job:
 
 
 class Scrapyd:
-    """The few calls of Scrapyd's JSON API a crawl needs."""
+    """The few calls of Scrapyd's JSON API a crawl needs; HTTP basic auth from VIGIE_SCRAPYD_USERNAME and
+    VIGIE_SCRAPYD_PASSWORD (Scrapyd's `username`/`password`) when they are set."""
 
-    def __init__(self, url: str, project: str = PROJECT, timeout: float = 30) -> None:
+    def __init__(self, url: str, project: str = PROJECT, timeout: float = 30, environ: Mapping[str, str] = os.environ) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.project = project
-        self.http = httpx.Client(timeout=timeout)
+        username = environ.get("VIGIE_SCRAPYD_USERNAME")
+        auth = (username, environ.get("VIGIE_SCRAPYD_PASSWORD", "")) if username else None
+        self.http = httpx.Client(timeout=timeout, auth=auth)
 
     def call(self, endpoint: str, *, data: dict[str, str] | None = None, params: dict[str, str] | None = None) -> dict[str, Any]:
         url = urljoin(self.url, endpoint)
@@ -52,6 +56,8 @@ class Scrapyd:
             answer = self.http.post(url, data=data) if data is not None else self.http.get(url, params=params)
             answer.raise_for_status()
             body = answer.json()
+        except httpx.HTTPStatusError as exc:
+            raise ScrapydError(f"Scrapyd at {self.url}: {endpoint} answered HTTP {exc.response.status_code} {exc.response.reason_phrase}") from None
         except httpx.HTTPError as exc:
             raise ScrapydError(f"Scrapyd at {self.url} cannot be reached: {exc}") from None
         except ValueError:

@@ -23,7 +23,7 @@ import pytest
 from store.base import PostQuery
 from tests.scheduler.support import wait_until
 from tests.support.crawling import REPO, VigieProject
-from tests.support.replay import ReplayServer, refusing_url
+from tests.support.replay import Reply, ReplayServer, refusing_url
 from tests.support.scrapyd import ScrapydServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -35,6 +35,7 @@ def replay() -> Iterator[ReplayServer]:
     with ReplayServer() as server:
         server.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
         server.add("/s/feedjam", FIXTURES / "telegram" / "page_example.html", content_type="text/html; charset=utf-8")
+        server.add("/slow.atom", Reply(body=(FIXTURES / "rss" / "heise.atom").read_bytes(), delay=4), content_type="application/atom+xml")
         yield server
 
 
@@ -42,6 +43,7 @@ def sources(replay: ReplayServer) -> list[dict[str, object]]:
     return [
         {"id": "heise", "platform": "feed", "url": replay.url("/heise.atom"), "enabled": False},  # scheduled by hand
         {"id": "feedjam", "platform": "telegram", "channel": "feedjam", "base_url": replay.base_url, "every": "1h"},
+        {"id": "slow", "platform": "feed", "url": replay.url("/slow.atom"), "enabled": False},  # stopped part-way
     ]
 
 
@@ -132,3 +134,36 @@ def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_or_refuses(vigie: Vig
     assert result.stderr.splitlines() == [f"Error: Scrapyd at {empty.url}: schedule.json refused: project 'vigie' not found"]
     with vigie.store() as store:
         assert [run.id for run in store.crawl_runs("heise") if run.status != "ok"] == []  # nothing recorded: nothing ran
+
+
+def test_vigie_crawl_gives_scrapyd_the_credentials_from_the_environment(vigie: VigieProject, tmp_path: Path) -> None:
+    with ScrapydServer(tmp_path / "guarded", env={}, username="vigie", password="s3cret") as guarded:
+        refused = vigie.cli("crawl", "--scrapyd", guarded.url, "heise")
+        wrong = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "guess"})
+        let_in = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "s3cret"})
+    assert refused.stderr.splitlines() == wrong.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json answered HTTP 401 Unauthorized"]
+    assert let_in.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json refused: project 'vigie' not found"]  # past the door
+
+
+def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
+    """What the scheduler does at `crawl.run_timeout` or shutdown: SIGTERM to the command, which cancels the job."""
+    command = [sys.executable, "-m", "vigie.cli", "--config", str(vigie.config_dir), "--data-dir", str(vigie.data_dir), "crawl", "--scrapyd", scrapyd.url, "slow"]
+    crawl = subprocess.Popen(command, env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def started() -> str | None:
+        with vigie.store() as store:
+            return next((run.id for run in store.crawl_runs("slow") if run.status == "running"), None)
+
+    try:
+        job = wait_until(started, timeout=60)  # the job's spider has begun its run and waits for the slow page
+        crawl.send_signal(signal.SIGTERM)
+        _, stderr = crawl.communicate(timeout=30)
+    finally:
+        crawl.kill()
+    assert (crawl.returncode, stderr.strip()) == (130, "aborted")
+    scrapyd.wait_finished("vigie", job, timeout=30)
+    assert "Spider closed (shutdown)" in scrapyd.job_log("vigie", "feed", job)  # cancel.json sent the job SIGTERM
+    with vigie.store() as store:
+        (run,) = store.crawl_runs("slow")
+    assert run.id == job and run.status != "ok" and run.finished_at is not None
+    assert any("shut" in error.message for error in run.errors), run.errors

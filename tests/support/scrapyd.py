@@ -11,6 +11,7 @@ Scrapyd runs its jobs with its own environment, so `env` is what an operator put
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -34,6 +35,8 @@ dbs_dir = {home}/dbs
 jobs_to_keep = 5
 max_proc = 2
 poll_interval = 0.2
+username = {username}
+password = {password}
 """
 
 
@@ -42,8 +45,10 @@ class ScrapydError(RuntimeError):
 
 
 class ScrapydServer:
-    def __init__(self, home: Path, *, env: dict[str, str]) -> None:
+    def __init__(self, home: Path, *, env: dict[str, str], username: str = "", password: str = "") -> None:
+        """With `username` and `password`, Scrapyd asks for them (HTTP basic auth) on every call."""
         self.home = home
+        self.credentials = {"username": username, "password": password}
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -59,7 +64,7 @@ class ScrapydServer:
     def start(self, timeout: float = 60) -> None:
         """Start `scrapyd` and wait until daemonstatus.json answers."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "scrapyd.conf").write_text(CONF.format(port=self.port, home=self.home), encoding="utf-8")
+        (self.home / "scrapyd.conf").write_text(CONF.format(port=self.port, home=self.home, **self.credentials), encoding="utf-8")
         environment = {name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")} | self.env
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([str(SCRAPYD)], cwd=self.home, env=environment, stdout=log, stderr=subprocess.STDOUT)
@@ -77,7 +82,11 @@ class ScrapydServer:
     def api(self, endpoint: str, **params: str) -> dict[str, Any]:
         """GET an endpoint of Scrapyd's JSON API."""
         query = "?" + "&".join(f"{name}={value}" for name, value in params.items()) if params else ""
-        with urllib.request.urlopen(self.url + endpoint + query, timeout=10) as answer:
+        request = urllib.request.Request(self.url + endpoint + query)
+        if self.credentials["username"]:
+            token = base64.b64encode(f"{self.credentials['username']}:{self.credentials['password']}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=10) as answer:
             return json.loads(answer.read())
 
     def wait_finished(self, project: str, job: str, timeout: float = 90) -> dict[str, Any]:
