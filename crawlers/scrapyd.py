@@ -1,6 +1,9 @@
 """Crawls run as Scrapyd jobs (`vigie crawl --scrapyd URL`): scheduled through schedule.json, waited for through
 status.json, their crawl runs then read from the store the jobs wrote to.
 
+With several nodes, each job goes to the node with the fewest running and pending jobs (daemonstatus.json) among
+those that answer, and is followed on that node.
+
 The job id Scrapyd gives a crawl becomes its run's id (see `SourceSpider.from_crawler`), so each job's run is
 found exactly. A job that ends without closing its run (it crashed, or was cancelled) gets a failed run saying
 where Scrapyd keeps its log. A job still running when this process is stopped (SIGTERM from the scheduler at
@@ -37,6 +40,7 @@ class Job:
     source_id: str
     spider: str
     id: str
+    node: Scrapyd
 
 
 class Scrapyd:
@@ -69,7 +73,11 @@ class Scrapyd:
 
     def schedule(self, spider: str, source_id: str) -> Job:
         body = self.call("schedule.json", data={"project": self.project, "spider": spider, "source": source_id})
-        return Job(source_id=source_id, spider=spider, id=body["jobid"])
+        return Job(source_id=source_id, spider=spider, id=body["jobid"], node=self)
+
+    def load(self) -> int:
+        status = self.call("daemonstatus.json")
+        return int(status["running"]) + int(status["pending"])
 
     def state(self, job: Job) -> str | None:
         """pending, running, finished, or None once Scrapyd forgot the job (restarted, or past finished_to_keep)."""
@@ -85,8 +93,23 @@ class Scrapyd:
         self.http.close()
 
 
+def least_busy(nodes: Sequence[Scrapyd]) -> Scrapyd:
+    """The node with the fewest running and pending jobs, the first listed among equals; nodes that do not
+    answer are passed over."""
+    loads: list[tuple[int, int]] = []
+    errors: list[str] = []
+    for index, node in enumerate(nodes):
+        try:
+            loads.append((node.load(), index))
+        except ScrapydError as exc:
+            errors.append(str(exc))
+    if not loads:
+        raise ScrapydError("; ".join(errors))
+    return nodes[min(loads)[1]]
+
+
 @contextmanager
-def _cancelled_when_stopped(scrapyd: Scrapyd, jobs: list[Job], done: set[str]) -> Iterator[None]:
+def _cancelled_when_stopped(jobs: list[Job], done: set[str]) -> Iterator[None]:
     """SIGTERM ends the wait as Ctrl-C does; either way the jobs not finished yet are cancelled."""
 
     def stop(signum: int, frame: Any) -> None:
@@ -99,38 +122,39 @@ def _cancelled_when_stopped(scrapyd: Scrapyd, jobs: list[Job], done: set[str]) -
         for job in jobs:
             if job.id not in done:
                 try:
-                    scrapyd.cancel(job)
+                    job.node.cancel(job)
                 except ScrapydError:
-                    pass  # Scrapyd gone: its jobs went with it
+                    pass  # the node is gone: its jobs went with it
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-def crawl_on_scrapyd(sources: Sequence[Any], url: str, store: Store) -> list[CrawlRun]:
-    """Schedule one job per source (its platform is the spider), wait until every job is finished, and return
-    their crawl runs."""
-    scrapyd = Scrapyd(url)
+def crawl_on_scrapyd(sources: Sequence[Any], urls: Sequence[str], store: Store) -> list[CrawlRun]:
+    """Schedule one job per source (its platform is the spider) on the least busy node, wait until every job is
+    finished, and return their crawl runs."""
+    nodes = [Scrapyd(url) for url in urls]
     try:
         jobs: list[Job] = []
         done: set[str] = set()
-        with _cancelled_when_stopped(scrapyd, jobs, done):
+        with _cancelled_when_stopped(jobs, done):
             for source in sources:
-                jobs.append(scrapyd.schedule(source.platform, source.id))
+                jobs.append(least_busy(nodes).schedule(source.platform, source.id))
             while len(done) < len(jobs):
                 time.sleep(POLL_SECONDS)
-                done.update(job.id for job in jobs if job.id not in done and scrapyd.state(job) in ("finished", None))
-        return [job_run(store, job, scrapyd.log_url(job)) for job in jobs]
+                done.update(job.id for job in jobs if job.id not in done and job.node.state(job) in ("finished", None))
+        return [job_run(store, job) for job in jobs]
     finally:
-        scrapyd.close()
+        for node in nodes:
+            node.close()
 
 
-def job_run(store: Store, job: Job, log_url: str) -> CrawlRun:
+def job_run(store: Store, job: Job) -> CrawlRun:
     """The run the finished job recorded, or a failed one when it ended without closing its run."""
     run = next((run for run in store.crawl_runs(job.source_id, limit=20) if run.id == job.id), None)
     if run is not None and run.status != "running":
         return run
-    error = CrawlError(message=f"Scrapyd job {job.id} ended without closing its crawl run; its log: {log_url}")
+    error = CrawlError(message=f"Scrapyd job {job.id} ended without closing its crawl run; its log: {job.node.log_url(job)}")
     if run is None:
         now = utcnow()
         run = CrawlRun(id=job.id, source_id=job.source_id, platform=job.spider, started_at=now, finished_at=now, status="failed", errors=[error])

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from store.base import PostQuery
+from vigie.models import CrawlRun
 from tests.scheduler.support import wait_until
 from tests.support.crawling import REPO, VigieProject
 from tests.support.replay import Reply, ReplayServer, refusing_url
@@ -35,6 +36,7 @@ def replay() -> Iterator[ReplayServer]:
     with ReplayServer() as server:
         server.add("/heise.atom", FIXTURES / "rss" / "heise.atom")
         server.add("/s/feedjam", FIXTURES / "telegram" / "page_example.html", content_type="text/html; charset=utf-8")
+        server.add("/ru.xml", FIXTURES / "rss" / "feed-test-ru.xml")
         server.add("/slow.atom", Reply(body=(FIXTURES / "rss" / "heise.atom").read_bytes(), delay=4), content_type="application/atom+xml")
         yield server
 
@@ -43,6 +45,7 @@ def sources(replay: ReplayServer) -> list[dict[str, object]]:
     return [
         {"id": "heise", "platform": "feed", "url": replay.url("/heise.atom"), "enabled": False},  # scheduled by hand
         {"id": "feedjam", "platform": "telegram", "channel": "feedjam", "base_url": replay.base_url, "every": "1h"},
+        {"id": "aif", "platform": "feed", "url": replay.url("/ru.xml"), "enabled": False},  # crawled past a node that is down
         {"id": "slow", "platform": "feed", "url": replay.url("/slow.atom"), "enabled": False},  # stopped part-way
     ]
 
@@ -122,27 +125,21 @@ def test_vigie_up_crawls_through_scrapyd_and_logs_each_jobs_run(scrapyd: Scrapyd
     assert finished[run.id]["spider"] == "telegram"  # the run is the Scrapyd job's
 
 
-def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_or_refuses(vigie: VigieProject, tmp_path: Path) -> None:
+def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_locked_or_refuses(vigie: VigieProject, tmp_path: Path) -> None:
+    """The line the scheduler records as the failed run's error; the credentials come from the environment."""
     with refusing_url("/") as down:
         result = vigie.cli("crawl", "--scrapyd", down, "heise")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"Error: Scrapyd at {down} cannot be reached: [Errno 111] Connection refused"]
 
-    with ScrapydServer(tmp_path / "empty", env={}) as empty:  # nothing deployed to it
-        result = vigie.cli("crawl", "--scrapyd", empty.url, "heise")
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [f"Error: Scrapyd at {empty.url}: schedule.json refused: project 'vigie' not found"]
-    with vigie.store() as store:
-        assert [run.id for run in store.crawl_runs("heise") if run.status != "ok"] == []  # nothing recorded: nothing ran
-
-
-def test_vigie_crawl_gives_scrapyd_the_credentials_from_the_environment(vigie: VigieProject, tmp_path: Path) -> None:
-    with ScrapydServer(tmp_path / "guarded", env={}, username="vigie", password="s3cret") as guarded:
-        refused = vigie.cli("crawl", "--scrapyd", guarded.url, "heise")
-        wrong = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "guess"})
+    with ScrapydServer(tmp_path / "guarded", env={}, username="vigie", password="s3cret") as guarded:  # nothing deployed to it
+        locked = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "guess"})
         let_in = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "s3cret"})
-    assert refused.stderr.splitlines() == wrong.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json answered HTTP 401 Unauthorized"]
-    assert let_in.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json refused: project 'vigie' not found"]  # past the door
+    assert locked.returncode == let_in.returncode == 1
+    assert locked.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: daemonstatus.json answered HTTP 401 Unauthorized"]
+    assert let_in.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json refused: project 'vigie' not found"]
+    with vigie.store() as store:
+        assert [run for run in store.crawl_runs("heise") if run.status != "ok"] == []  # nothing ran: nothing recorded
 
 
 def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
@@ -167,3 +164,14 @@ def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vi
         (run,) = store.crawl_runs("slow")
     assert run.id == job and run.status != "ok" and run.finished_at is not None
     assert any("shut" in error.message for error in run.errors), run.errors
+
+
+def test_with_several_nodes_a_job_goes_to_one_that_answers(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
+    with refusing_url("/") as down:
+        result = vigie.cli("crawl", "--json", "--scrapyd", down, "--scrapyd", scrapyd.url, "aif")
+    assert result.returncode == 0, result.stderr
+    (run,) = [CrawlRun.model_validate_json(line) for line in result.stdout.splitlines()]
+    assert (run.source_id, run.status, run.pages, run.new_posts) == ("aif", "ok", 1, 1)
+    finished = {entry["id"] for entry in scrapyd.api("listjobs.json", project="vigie")["finished"]}
+    assert run.id in finished
+    assert [post.id for post in vigie.posts("aif")] == ["feed:http://www.aif.ru/incidents/smi_sobaka_v_tailande_spasla_zazhivo_pohoronennogo_mladenca"]

@@ -75,9 +75,9 @@ def failure_line(run: CrawlRun) -> str:
 @click.command()
 @click.argument("source_ids", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per source run (the crawl-run record) instead of the table.")
-@click.option("--scrapyd", "scrapyd_url", metavar="URL", help="Run each crawl as a job of the Scrapyd at URL (project `vigie`, deployed with scrapyd-deploy) and wait for it; the runs are read from the store the jobs write to.")
+@click.option("--scrapyd", "scrapyd_urls", metavar="URL", multiple=True, help="Run each crawl as a job of the Scrapyd at URL (project `vigie`, deployed with scrapyd-deploy) and wait for it; the runs are read from the store the jobs write to. Repeated: each job goes to the least busy node that answers.")
 @pass_app
-def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool, scrapyd_url: str | None) -> None:
+def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool, scrapyd_urls: tuple[str, ...]) -> None:
     """Crawl every enabled source, or the SOURCE_IDs named, into the store."""
     from crawlers.run import crawl_sources, select_sources
     from crawlers.scrapyd import ScrapydError, crawl_on_scrapyd
@@ -92,9 +92,9 @@ def crawl(app: AppContext, source_ids: tuple[str, ...], as_json: bool, scrapyd_u
         store = app.store
     except StoreError as exc:
         raise click.ClickException(f"cannot open the store: {exc}") from None
-    if scrapyd_url:
+    if scrapyd_urls:
         try:
-            runs = crawl_on_scrapyd(sources, scrapyd_url, store)
+            runs = crawl_on_scrapyd(sources, scrapyd_urls, store)
         except ScrapydError as exc:
             raise click.ClickException(str(exc)) from None
     else:
