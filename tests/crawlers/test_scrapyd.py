@@ -175,3 +175,18 @@ def test_with_several_nodes_a_job_goes_to_one_that_answers(scrapyd: ScrapydServe
     finished = {entry["id"] for entry in scrapyd.api("listjobs.json", project="vigie")["finished"]}
     assert run.id in finished
     assert [post.id for post in vigie.posts("aif")] == ["feed:http://www.aif.ru/incidents/smi_sobaka_v_tailande_spasla_zazhivo_pohoronennogo_mladenca"]
+
+
+def test_a_job_that_ends_without_its_run_is_recorded_as_failed_with_its_log(scrapyd: ScrapydServer, vigie: VigieProject, replay: ReplayServer, tmp_path: Path) -> None:
+    """The scheduler host knows a source the node's config folder lacks (a config not copied): the job fails at start."""
+    scheduler_host = VigieProject(tmp_path)
+    scheduler_host.data_dir = vigie.data_dir  # the store both write to
+    scheduler_host.configure([*sources(replay), {"id": "ghost", "platform": "feed", "url": replay.url("/ghost.xml")}])
+    result = scheduler_host.cli("crawl", "--json", "--scrapyd", scrapyd.url, "ghost")
+    assert result.returncode == 0, result.stderr  # a failed source is recorded, as by a local crawl
+    (run,) = [CrawlRun.model_validate_json(line) for line in result.stdout.splitlines()]
+    log_url = f"{scrapyd.url}logs/vigie/feed/{run.id}.log"
+    assert (run.source_id, run.status, [error.message for error in run.errors]) == ("ghost", "failed", [f"Scrapyd job {run.id} ended without closing its crawl run; its log: {log_url}"])
+    assert "ghost" in scrapyd.job_log("vigie", "feed", run.id)  # the log names the unknown source
+    with vigie.store() as store:
+        assert store.crawl_runs("ghost") == [run]
