@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.processes import end
+
 PROJECT = Path(__file__).parent / "opensearch_node"
 TARGET = PROJECT / "target"
 MAIN_CLASS = "vigie.OpenSearchNode"
@@ -198,13 +200,7 @@ class OpenSearchNode:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        end(process, timeout)
         for stream in (process.stdin, process.stdout):
             if stream is not None:
                 stream.close()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_port
+from tests.support.processes import end
 
 SCRAPYD = Path(sys.executable).with_name("scrapyd")
 """The `scrapyd` command installed beside this Python (the dev extras)."""
@@ -109,14 +110,8 @@ class ScrapydServer:
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM (Scrapyd stops its jobs and exits), then SIGKILL if it takes longer than `timeout`."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            end(process, timeout)
 
     def __enter__(self) -> ScrapydServer:
         self.start()
