@@ -13,22 +13,22 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from store.base import PostQuery
-from vigie.models import CrawlRun
 from tests.scheduler.support import wait_until
 from tests.support.crawling import REPO, VigieProject
 from tests.support.replay import Reply, ReplayServer, refusing_url
 from tests.support.scrapyd import ScrapydServer
+from vigie.models import CrawlRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DEPLOY = Path(sys.executable).with_name("scrapyd-deploy")
+CREDENTIALS = {"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "s3cret"}
+"""What `vigie crawl --scrapyd` sends; the module's Scrapyd asks for them, as docs/scrapyd.md says to set it up."""
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +60,15 @@ def vigie(tmp_path_factory: pytest.TempPathFactory, replay: ReplayServer) -> Vig
 
 @pytest.fixture(scope="module")
 def scrapyd(tmp_path_factory: pytest.TempPathFactory, vigie: VigieProject) -> Iterator[ScrapydServer]:
-    """Scrapyd with the environment docs/scrapyd.md gives it, the project deployed as an operator does."""
-    env = {"VIGIE_CONFIG": str(vigie.config_dir), "VIGIE_DATA_DIR": str(vigie.data_dir)}
+    """Scrapyd with the environment docs/scrapyd.md gives it, the project deployed as an operator does: the
+    [deploy] target of scrapy.cfg through VIGIE_SCRAPYD_URL, the credentials from the deploying user's ~/.netrc."""
+    env = {"VIGIE_CONFIG": str(vigie.config_dir), "VIGIE_DATA_DIR": str(vigie.data_dir), "SCRAPYD_USERNAME": "vigie", "SCRAPYD_PASSWORD": "s3cret"}
     with ScrapydServer(tmp_path_factory.mktemp("scrapyd"), env=env) as server:
-        deploy = subprocess.run([str(DEPLOY)], cwd=REPO, env=os.environ | {"VIGIE_SCRAPYD_URL": server.url}, capture_output=True, text=True, timeout=120, check=False)
+        home = tmp_path_factory.mktemp("home")
+        (home / ".netrc").write_text("machine 127.0.0.1 login vigie password s3cret\n", encoding="utf-8")
+        (home / ".netrc").chmod(0o600)
+        deploy_env = os.environ | {"VIGIE_SCRAPYD_URL": server.url, "HOME": str(home)}
+        deploy = subprocess.run([str(DEPLOY)], cwd=REPO, env=deploy_env, capture_output=True, text=True, timeout=120, check=False)
         assert deploy.returncode == 0, f"scrapyd-deploy exited {deploy.returncode}:\n{deploy.stdout}\n{deploy.stderr[-3000:]}"
         answer = json.loads(deploy.stdout)
         assert (answer["status"], answer["project"], answer["spiders"]) == ("ok", "vigie", 10)
@@ -74,9 +79,7 @@ def test_a_job_scheduled_through_schedule_json_writes_its_posts_and_run_to_the_s
     assert scrapyd.api("listspiders.json", project="vigie")["spiders"] == sorted(
         ["bluesky", "feed", "forum", "imageboard", "mastodon", "odysee", "peertube", "reddit", "telegram", "youtube"]
     )
-    form = urllib.parse.urlencode({"project": "vigie", "spider": "feed", "source": "heise"}).encode()
-    with urllib.request.urlopen(scrapyd.url + "schedule.json", data=form, timeout=60) as response:
-        scheduled = json.loads(response.read())
+    scheduled = scrapyd.api("schedule.json", {"project": "vigie", "spider": "feed", "source": "heise"})
     assert scheduled["status"] == "ok", scheduled
     job = scheduled["jobid"]
     scrapyd.wait_finished("vigie", job)
@@ -100,7 +103,7 @@ def test_vigie_up_crawls_through_scrapyd_and_logs_each_jobs_run(scrapyd: Scrapyd
     )
     service = subprocess.Popen(
         [sys.executable, "-m", "vigie.cli", "--config", str(vigie.config_dir), "--data-dir", str(vigie.data_dir), "up", "--no-dashboard"],
-        env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")},
+        env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")} | CREDENTIALS,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -132,9 +135,9 @@ def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_locked_or_refuses(vig
     assert result.returncode == 1
     assert result.stderr.splitlines() == [f"Error: Scrapyd at {down} cannot be reached: [Errno 111] Connection refused"]
 
-    with ScrapydServer(tmp_path / "guarded", env={}, username="vigie", password="s3cret") as guarded:  # nothing deployed to it
+    with ScrapydServer(tmp_path / "guarded", env={"SCRAPYD_USERNAME": "vigie", "SCRAPYD_PASSWORD": "s3cret"}) as guarded:  # nothing deployed to it
         locked = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "guess"})
-        let_in = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env={"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "s3cret"})
+        let_in = vigie.cli("crawl", "--scrapyd", guarded.url, "heise", env=CREDENTIALS)
     assert locked.returncode == let_in.returncode == 1
     assert locked.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: daemonstatus.json answered HTTP 401 Unauthorized"]
     assert let_in.stderr.splitlines() == [f"Error: Scrapyd at {guarded.url}: schedule.json refused: project 'vigie' not found"]
@@ -145,7 +148,7 @@ def test_vigie_crawl_says_in_one_line_when_scrapyd_is_down_locked_or_refuses(vig
 def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
     """What the scheduler does at `crawl.run_timeout` or shutdown: SIGTERM to the command, which cancels the job."""
     command = [sys.executable, "-m", "vigie.cli", "--config", str(vigie.config_dir), "--data-dir", str(vigie.data_dir), "crawl", "--scrapyd", scrapyd.url, "slow"]
-    crawl = subprocess.Popen(command, env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    crawl = subprocess.Popen(command, env={name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")} | CREDENTIALS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def started() -> str | None:
         with vigie.store() as store:
@@ -168,7 +171,7 @@ def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vi
 
 def test_with_several_nodes_a_job_goes_to_one_that_answers(scrapyd: ScrapydServer, vigie: VigieProject) -> None:
     with refusing_url("/") as down:
-        result = vigie.cli("crawl", "--json", "--scrapyd", down, "--scrapyd", scrapyd.url, "aif")
+        result = vigie.cli("crawl", "--json", "--scrapyd", down, "--scrapyd", scrapyd.url, "aif", env=CREDENTIALS)
     assert result.returncode == 0, result.stderr
     (run,) = [CrawlRun.model_validate_json(line) for line in result.stdout.splitlines()]
     assert (run.source_id, run.status, run.pages, run.new_posts) == ("aif", "ok", 1, 1)
@@ -182,7 +185,7 @@ def test_a_job_that_ends_without_its_run_is_recorded_as_failed_with_its_log(scra
     scheduler_host = VigieProject(tmp_path)
     scheduler_host.data_dir = vigie.data_dir  # the store both write to
     scheduler_host.configure([*sources(replay), {"id": "ghost", "platform": "feed", "url": replay.url("/ghost.xml")}])
-    result = scheduler_host.cli("crawl", "--json", "--scrapyd", scrapyd.url, "ghost")
+    result = scheduler_host.cli("crawl", "--json", "--scrapyd", scrapyd.url, "ghost", env=CREDENTIALS)
     assert result.returncode == 0, result.stderr  # a failed source is recorded, as by a local crawl
     (run,) = [CrawlRun.model_validate_json(line) for line in result.stdout.splitlines()]
     log_url = f"{scrapyd.url}logs/vigie/feed/{run.id}.log"

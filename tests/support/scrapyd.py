@@ -1,8 +1,9 @@
 """A real Scrapyd (the PyPI package) for the tests, on a free loopback port, with its folders in a temp folder.
 
-    with ScrapydServer(tmp_path / "scrapyd", env={"VIGIE_CONFIG": ..., "VIGIE_DATA_DIR": ...}) as scrapyd:
+    with ScrapydServer(tmp_path / "scrapyd", env={"VIGIE_CONFIG": ..., "VIGIE_DATA_DIR": ..., "SCRAPYD_USERNAME": ...}) as scrapyd:
         scrapyd.url                          # http://127.0.0.1:PORT/
-        scrapyd.api("daemonstatus.json")     # the JSON answer of a GET
+        scrapyd.api("daemonstatus.json")     # the JSON answer of a GET (with the credentials of `env`, if any)
+        scrapyd.api("schedule.json", {"project": "vigie", "spider": "feed", "source": "heise"})  # a POST
         scrapyd.wait_finished("vigie", job)  # polls listjobs.json until the job is among the finished ones
 
 Scrapyd runs its jobs with its own environment, so `env` is what an operator puts in Scrapyd's service unit
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -36,8 +38,6 @@ dbs_dir = {home}/dbs
 jobs_to_keep = 5
 max_proc = 2
 poll_interval = 0.2
-username = {username}
-password = {password}
 """
 
 
@@ -46,10 +46,9 @@ class ScrapydError(RuntimeError):
 
 
 class ScrapydServer:
-    def __init__(self, home: Path, *, env: dict[str, str], username: str = "", password: str = "") -> None:
-        """With `username` and `password`, Scrapyd asks for them (HTTP basic auth) on every call."""
+    def __init__(self, home: Path, *, env: dict[str, str]) -> None:
+        """With SCRAPYD_USERNAME and SCRAPYD_PASSWORD in `env`, Scrapyd asks for them (HTTP basic auth) on every call."""
         self.home = home
-        self.credentials = {"username": username, "password": password}
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
@@ -65,7 +64,7 @@ class ScrapydServer:
     def start(self, timeout: float = 60) -> None:
         """Start `scrapyd` and wait until daemonstatus.json answers."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "scrapyd.conf").write_text(CONF.format(port=self.port, home=self.home, **self.credentials), encoding="utf-8")
+        (self.home / "scrapyd.conf").write_text(CONF.format(port=self.port, home=self.home), encoding="utf-8")
         environment = {name: value for name, value in os.environ.items() if not name.startswith("VIGIE_")} | self.env
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([str(SCRAPYD)], cwd=self.home, env=environment, stdout=log, stderr=subprocess.STDOUT)
@@ -80,14 +79,14 @@ class ScrapydServer:
                 time.sleep(0.1)
         raise ScrapydError(f"scrapyd did not answer on {self.url} within {timeout}s:\n{self.log_tail()}")
 
-    def api(self, endpoint: str, **params: str) -> dict[str, Any]:
-        """GET an endpoint of Scrapyd's JSON API."""
-        query = "?" + "&".join(f"{name}={value}" for name, value in params.items()) if params else ""
-        request = urllib.request.Request(self.url + endpoint + query)
-        if self.credentials["username"]:
-            token = base64.b64encode(f"{self.credentials['username']}:{self.credentials['password']}".encode()).decode()
+    def api(self, endpoint: str, form: dict[str, str] | None = None, **params: str) -> dict[str, Any]:
+        """GET an endpoint of Scrapyd's JSON API, or POST it `form`, as curl's `-d` does."""
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        request = urllib.request.Request(self.url + endpoint + query, data=urllib.parse.urlencode(form).encode() if form is not None else None)
+        if "SCRAPYD_USERNAME" in self.env:
+            token = base64.b64encode(f"{self.env['SCRAPYD_USERNAME']}:{self.env['SCRAPYD_PASSWORD']}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with urllib.request.urlopen(request, timeout=60) as answer:
             return json.loads(answer.read())
 
     def wait_finished(self, project: str, job: str, timeout: float = 90) -> dict[str, Any]:
