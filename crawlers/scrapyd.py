@@ -47,7 +47,7 @@ class Scrapyd:
     """The few calls of Scrapyd's JSON API a crawl needs; HTTP basic auth from VIGIE_SCRAPYD_USERNAME and
     VIGIE_SCRAPYD_PASSWORD (Scrapyd's `username`/`password`) when they are set."""
 
-    def __init__(self, url: str, project: str = PROJECT, timeout: float = 30, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(self, url: str, project: str = PROJECT, timeout: float = 120, environ: Mapping[str, str] = os.environ) -> None:
         self.url = url if url.endswith("/") else url + "/"
         self.project = project
         username = environ.get("VIGIE_SCRAPYD_USERNAME")

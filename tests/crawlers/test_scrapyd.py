@@ -27,6 +27,8 @@ from vigie.models import CrawlRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DEPLOY = Path(sys.executable).with_name("scrapyd-deploy")
+pytestmark = pytest.mark.timeout(600)  # a loaded machine: the module's first test also starts Scrapyd and deploys
+
 CREDENTIALS = {"VIGIE_SCRAPYD_USERNAME": "vigie", "VIGIE_SCRAPYD_PASSWORD": "s3cret"}
 """What `vigie crawl --scrapyd` sends; the module's Scrapyd asks for them, as docs/scrapyd.md says to set it up."""
 
@@ -68,7 +70,7 @@ def scrapyd(tmp_path_factory: pytest.TempPathFactory, vigie: VigieProject) -> It
         (home / ".netrc").write_text("machine 127.0.0.1 login vigie password s3cret\n", encoding="utf-8")
         (home / ".netrc").chmod(0o600)
         deploy_env = os.environ | {"VIGIE_SCRAPYD_URL": server.url, "HOME": str(home)}
-        deploy = subprocess.run([str(DEPLOY)], cwd=REPO, env=deploy_env, capture_output=True, text=True, timeout=120, check=False)
+        deploy = subprocess.run([str(DEPLOY)], cwd=REPO, env=deploy_env, capture_output=True, text=True, timeout=300, check=False)
         assert deploy.returncode == 0, f"scrapyd-deploy exited {deploy.returncode}:\n{deploy.stdout}\n{deploy.stderr[-3000:]}"
         answer = json.loads(deploy.stdout)
         assert (answer["status"], answer["project"], answer["spiders"]) == ("ok", "vigie", 10)
@@ -114,7 +116,7 @@ def test_vigie_up_crawls_through_scrapyd_and_logs_each_jobs_run(scrapyd: Scrapyd
         return next((line for line in lines if line.get("source") == "feedjam" and str(line.get("msg", "")).startswith("crawl ")), None)
 
     try:
-        logged = wait_until(crawl_line, timeout=90)
+        logged = wait_until(crawl_line, timeout=180)
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=30)
     finally:
@@ -155,13 +157,13 @@ def test_stopping_vigie_crawl_cancels_its_scrapyd_job(scrapyd: ScrapydServer, vi
             return next((run.id for run in store.crawl_runs("slow") if run.status == "running"), None)
 
     try:
-        job = wait_until(started, timeout=60)  # the job's spider has begun its run and waits for the slow page
+        job = wait_until(started, timeout=180)  # the job's spider has begun its run and waits for the slow page
         crawl.send_signal(signal.SIGTERM)
         _, stderr = crawl.communicate(timeout=30)
     finally:
         crawl.kill()
     assert (crawl.returncode, stderr.strip()) == (130, "aborted")
-    scrapyd.wait_finished("vigie", job, timeout=30)
+    scrapyd.wait_finished("vigie", job, timeout=60)
     assert "Spider closed (shutdown)" in scrapyd.job_log("vigie", "feed", job)  # cancel.json sent the job SIGTERM
     with vigie.store() as store:
         (run,) = store.crawl_runs("slow")

@@ -86,10 +86,10 @@ class ScrapydServer:
         if "SCRAPYD_USERNAME" in self.env:
             token = base64.b64encode(f"{self.env['SCRAPYD_USERNAME']}:{self.env['SCRAPYD_PASSWORD']}".encode()).decode()
             request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=60) as answer:
+        with urllib.request.urlopen(request, timeout=180) as answer:  # listspiders.json and schedule.json start a process
             return json.loads(answer.read())
 
-    def wait_finished(self, project: str, job: str, timeout: float = 90) -> dict[str, Any]:
+    def wait_finished(self, project: str, job: str, timeout: float = 180) -> dict[str, Any]:
         """The job's entry in listjobs.json once it is finished (its log is under `logs/`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
