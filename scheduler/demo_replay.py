@@ -18,10 +18,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from vigie.models import utcnow
 
 log = logging.getLogger("vigie.demo")
 
@@ -169,7 +171,7 @@ class ReplayTimeline:
         self._items = sorted(items, key=lambda item: item.seq)
 
     def visible(self, platform: str, now: datetime | None = None) -> list[DemoItem]:
-        now = now or datetime.now(UTC)
+        now = now or utcnow()
         return [item for item in self._items if item.platform == platform and item.appears_at <= now]
 
     @property

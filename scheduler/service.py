@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -36,7 +36,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler import jobs
 from scheduler.child import ChildProcesses, SupervisedChild
 from scheduler.launcher import CrawlLauncher, forking_available
+from scheduler.simclock import SimulatedTrigger
+from vigie import clock
 from vigie.config import Config, parse_clock
+from vigie.models import utcnow
 
 log = logging.getLogger("vigie.scheduler")
 
@@ -139,6 +142,9 @@ def planned_jobs(config: Config) -> list[PlannedJob]:
                 first_run="soon",
             )
         )
+    sim = clock.simulated()
+    if sim is not None:  # a new name: going back to the system clock reschedules every job
+        planned = [replace(job, name=f"{job.name} (simulated clock x{sim.speed:g})") for job in planned]
     return planned
 
 
@@ -166,6 +172,9 @@ class VigieScheduler(BackgroundScheduler):
 def build_scheduler(config: Config) -> VigieScheduler:
     schedule = config.settings.schedule
     grace = schedule.misfire_grace_time
+    sim = clock.simulated()
+    if grace is not None and sim is not None:
+        grace = sim.real_duration(grace)
     return VigieScheduler(
         jobstores={"default": job_store(config)},
         executors={"default": ThreadPoolExecutor(4), CRAWL_EXECUTOR: ThreadPoolExecutor(schedule.max_parallel_crawls)},
@@ -189,8 +198,12 @@ def _unchanged(job: Job, planned: PlannedJob) -> bool:
 
 
 def sync_jobs(scheduler: BackgroundScheduler, planned: list[PlannedJob], now: datetime | None = None) -> SyncReport:
-    """Make the stored schedule match the config; call it on a started (paused) scheduler."""
-    now = now or datetime.now(UTC)
+    """Make the stored schedule match the config; call it on a started (paused) scheduler.
+
+    On a simulated clock (`vigie.clock`) the jobs' times are worked out in simulated time (`now` is simulated)
+    and their triggers wrapped in `SimulatedTrigger`."""
+    sim = clock.simulated()
+    now = now or utcnow()
     report = SyncReport()
     stored: dict[str, Job] = {job.id: job for job in scheduler.get_jobs()}
     for job in planned:
@@ -201,18 +214,19 @@ def sync_jobs(scheduler: BackgroundScheduler, planned: list[PlannedJob], now: da
         next_run = _first_run(job, now)
         if old is not None:
             if old.next_run_time is not None:
-                next_run = min(old.next_run_time, next_run)
+                next_run = min(sim.to_sim(old.next_run_time) if sim is not None else old.next_run_time, next_run)
             report.rescheduled.append(job.id)
         else:
             report.added.append(job.id)
+        trigger = job.trigger(next_run)
         scheduler.add_job(
             job.func,
-            job.trigger(next_run),
+            SimulatedTrigger(trigger, sim) if sim is not None else trigger,
             args=job.args,
             id=job.id,
             name=job.name,
             executor=job.executor,
-            next_run_time=next_run,
+            next_run_time=sim.to_real(next_run) if sim is not None else next_run,
             replace_existing=True,
         )
     for job_id in stored:

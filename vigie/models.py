@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vigie import clock
+
 Platform = Literal["telegram", "mastodon", "reddit", "bluesky", "youtube", "feed", "forum", "peertube", "odysee", "imageboard"]
 PLATFORMS: tuple[str, ...] = Platform.__args__  # type: ignore[attr-defined]
 
@@ -22,7 +24,8 @@ _YOUTUBE_SHORT = re.compile(r"^https://(?:www\.|m\.)?youtube\.com/shorts/([A-Za-
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, on the system clock or on the simulated one a soak runs the service on (`vigie.clock`)."""
+    return clock.now()
 
 
 def as_utc(value: datetime) -> datetime:

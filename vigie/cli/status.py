@@ -24,6 +24,7 @@ class JobRow:
 def schedule_rows(app: AppContext) -> list[JobRow]:
     """The planned jobs from the config, with their next run from the persisted schedule."""
     from scheduler.service import planned_jobs, stored_jobs
+    from scheduler.simclock import scheduled_time
 
     stored = {job.id: job for job in stored_jobs(app.config)}
     rows = []
@@ -32,10 +33,10 @@ def schedule_rows(app: AppContext) -> list[JobRow]:
         if job is None:
             rows.append(JobRow(planned.id, planned.name, None, "not scheduled yet"))
         elif job.name != planned.name:
-            rows.append(JobRow(planned.id, job.name, job.next_run_time, f"changed in config: `{planned.name}` from the next start"))
+            rows.append(JobRow(planned.id, job.name, scheduled_time(job.next_run_time), f"changed in config: `{planned.name}` from the next start"))
         else:
-            rows.append(JobRow(planned.id, job.name, job.next_run_time, "scheduled" if job.next_run_time else "paused"))
-    rows.extend(JobRow(job.id, job.name, job.next_run_time, "removed from config") for job in stored.values())
+            rows.append(JobRow(planned.id, job.name, scheduled_time(job.next_run_time), "scheduled" if job.next_run_time else "paused"))
+    rows.extend(JobRow(job.id, job.name, scheduled_time(job.next_run_time), "removed from config") for job in stored.values())
     return rows
 
 
