@@ -89,6 +89,25 @@ class EvidenceArchive:
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise EvidenceError(f"{path}: unreadable fetch record: {exc}") from None
 
+    def prune(self, before: datetime) -> int:
+        """Delete the bodies first fetched before `before` (retention); return how many.
+
+        A body first fetched before the cut-off holds only posts published before it, which retention deletes
+        too, whenever that same body was fetched again."""
+        pruned = 0
+        for record in self.root.glob("??/*.json"):
+            try:
+                fetched_at = Fetch.from_json(record.read_text(encoding="utf-8")).fetched_at
+            except FileNotFoundError:  # pruned meanwhile
+                continue
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                raise EvidenceError(f"{record}: unreadable fetch record: {exc}") from None
+            if fetched_at < before:
+                record.with_suffix(".gz").unlink(missing_ok=True)
+                record.unlink(missing_ok=True)
+                pruned += 1
+        return pruned
+
 
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write then rename, so a crash never leaves half a file under the final name."""

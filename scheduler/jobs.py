@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from crawlers.evidence import EvidenceArchive
 from scheduler.child import Child, ChildProcesses, spawn
 from scheduler.launcher import CrawlLauncher
 from store import open_store
@@ -109,10 +111,10 @@ def crawl_source(source_id: str) -> None:
         log.warning("skipping crawl: %s", exc, extra={"source": source_id})
         return
     timeout = config.settings.crawl.run_timeout.total_seconds()
-    started = utcnow()
+    started, clock_started = utcnow(), time.monotonic()
     log.debug("crawl started", extra={"source": source_id})
     result = context.children.run(crawl_starter(context, source_id, timeout), timeout=timeout, name=f"crawl {source_id}", output_level=logging.DEBUG)
-    seconds = round((utcnow() - started).total_seconds(), 1)
+    seconds = round(time.monotonic() - clock_started, 1)  # real seconds, on a simulated clock too
     if result.ok:
         log_crawl_run(recorded_run(result.output_tail, source_id), source_id, seconds)
         return
@@ -216,11 +218,13 @@ def send_digests() -> None:
 
 
 def apply_retention() -> None:
-    """Delete posts older than `schedule.retention`."""
+    """Delete posts older than `schedule.retention`, and the archived responses first fetched before then."""
     config = _bound().config
     retention = config.settings.schedule.retention
     if retention is None:
         return
+    cut = utcnow() - retention
     with open_store(config) as store:
-        deleted = store.delete_posts(utcnow() - retention)
-    log.info("retention applied", extra={"deleted_posts": deleted, "older_than": str(retention)})
+        deleted = store.delete_posts(cut)
+    pruned = EvidenceArchive(config.data_dir / "evidence").prune(cut)
+    log.info("retention applied", extra={"deleted_posts": deleted, "deleted_evidence": pruned, "older_than": str(retention)})

@@ -54,6 +54,10 @@ _READERS = 4
 """Read connections at most: enough for the dashboard's sessions to use both cores (SQLite releases the GIL while a
 query runs), few enough that their page caches stay small."""
 _READER_CACHE_KIB = 32768
+WAL_CHECKPOINT_PAGES = 1024
+"""A commit that leaves more than this many pages (16 KiB each, 16 MiB) in the WAL checkpoints it."""
+WAL_SIZE_LIMIT = 16 * 1024 * 1024
+"""Bytes the WAL file is cut back to when a checkpoint restarts it (SQLite otherwise keeps its largest size)."""
 
 # Label kinds: repeated strings interned in `labels`, referred to by integer id.
 _KIND = {"platform": 1, "source": 2, "author": 3, "language": 4, "narrative": 5, "tag": 6, "term": 7, "hashtag": 8, "domain": 9, "mention": 10}
@@ -185,7 +189,8 @@ class SQLiteStore(Store):
         if mode.lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL mode (journal mode is {mode})")
         conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA wal_autocheckpoint = 4096")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         conn.execute("PRAGMA cache_size = -131072")
         conn.execute("PRAGMA temp_store = MEMORY")
@@ -455,7 +460,12 @@ class SQLiteStore(Store):
             conn.execute(f"INSERT INTO post_fts (post_fts, rowid, title, text) SELECT 'delete', pk, title, text FROM post_docs WHERE pk IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_labels WHERE post IN ({doomed})", (cut,))
             conn.execute(f"DELETE FROM post_docs WHERE pk IN ({doomed})", (cut,))
-            return conn.execute("DELETE FROM posts WHERE published < ?", (cut,)).rowcount
+            deleted = conn.execute("DELETE FROM posts WHERE published < ?", (cut,)).rowcount
+        with self._lock, self._errors():
+            # a retention pass rewrites many pages: fold them into the database and empty the WAL now, waiting
+            # for readers, which the automatic (passive) checkpoints never do
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return deleted
 
     # ------------------------------------------------------------ posts: reading
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from alerts.digest import digest_period
+from crawlers.evidence import EvidenceArchive, Fetch
 from scheduler import jobs
 from scheduler.child import ChildProcesses
 from store.base import PostQuery
@@ -45,6 +46,21 @@ def test_retention_deletes_posts_older_than_the_setting(bound: Config) -> None:
     jobs.apply_retention()
     with SQLiteStore(bound.sqlite_path) as store:
         assert [post.native_id for post in store.search(PostQuery()).posts] == ["recent"]
+
+
+def test_retention_deletes_the_archived_responses_first_fetched_before_the_cut_off_and_empties_the_wal(bound: Config) -> None:
+    now = utcnow()
+    archive = EvidenceArchive(bound.data_dir / "evidence")
+    old = archive.put(b"<html>a page of long ago</html>", Fetch(url="https://example.org/old", status=200, fetched_at=now - timedelta(days=40)))
+    recent = archive.put(b"<html>yesterday's page</html>", Fetch(url="https://example.org/new", status=200, fetched_at=now - timedelta(days=1)))
+    with SQLiteStore(bound.sqlite_path) as store:
+        store.upsert_posts([make_post(f"old-{n}", f"post number {n} from long ago " * 40, published_at=now - timedelta(days=40)) for n in range(300)])
+        wal = bound.sqlite_path.with_name(bound.sqlite_path.name + "-wal")
+        assert wal.stat().st_size > 0
+        jobs.apply_retention()  # while this connection is open, as the dashboard's would be
+        assert wal.stat().st_size == 0
+    assert archive.get(old) is None and archive.fetch_of(old) is None
+    assert archive.get(recent) == b"<html>yesterday's page</html>"
 
 
 def test_the_digest_job_sends_yesterdays_alerts_to_digest_subscribers(bound: Config) -> None:

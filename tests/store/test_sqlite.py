@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import random
 import re
 import sqlite3
 import threading
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from store.base import PostQuery, StoreError
-from store.sqlite import SQLiteStore
+from store.sqlite import WAL_SIZE_LIMIT, SQLiteStore
 from store.sqlite_schema import MIGRATIONS
 from tests.store.contract import StoreContract, at, corpus
 from tests.support.factories import make_post
@@ -230,3 +232,18 @@ def test_a_closed_store_says_so(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(StoreError, match="the store is closed"):
         store.count_posts(PostQuery())
+
+
+def test_the_wal_stays_bounded_under_steady_writes_while_a_reader_keeps_reading(tmp_path: Path) -> None:
+    """The soak saw the WAL grow to 64 MiB and stay that size: it must be checkpointed at 16 MiB and cut back."""
+    words = [f"mot{n}" for n in range(5000)]
+    rng = random.Random(3)
+    wal = tmp_path / "vigie.db-wal"
+    sizes = []
+    with SQLiteStore(tmp_path / "vigie.db") as writer, SQLiteStore(tmp_path / "vigie.db") as reader:
+        for batch in range(40):
+            writer.upsert_posts([make_post(f"p{batch}-{n}", " ".join(rng.choices(words, k=1200))) for n in range(50)])
+            reader.count_posts(PostQuery(text="mot7"))  # the dashboard reads between the writes
+            sizes.append(wal.stat().st_size)
+    assert any(later < earlier for earlier, later in itertools.pairwise(sizes)), "the WAL was never checkpointed and cut back"
+    assert max(sizes) < WAL_SIZE_LIMIT + 8 * 1024 * 1024, f"the WAL reached {max(sizes) / 2**20:.1f} MiB"
