@@ -3,7 +3,7 @@
 Every post carries the hash of the response it was parsed from (`Post.raw_sha256`); for sources with
 `archive: true` the response itself is kept here, so an analyst can show what the platform served even
 after the post is deleted. Identical bodies are stored once. Next to each body, a small JSON file says
-where and when it was first fetched.
+where and when it was first fetched. Retention (`schedule.retention`) deletes the bodies first fetched before its cut-off.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scheduler import jobs
 from scheduler.child import ChildProcesses, SupervisedChild
 from scheduler.launcher import CrawlLauncher, forking_available
-from scheduler.simclock import SimulatedTrigger
+from scheduler.simclock import SimulatedTrigger, scheduled_time
 from vigie import clock
 from vigie.config import Config, parse_clock
 from vigie.models import utcnow
@@ -213,8 +213,8 @@ def sync_jobs(scheduler: BackgroundScheduler, planned: list[PlannedJob], now: da
             continue
         next_run = _first_run(job, now)
         if old is not None:
-            if old.next_run_time is not None:
-                next_run = min(sim.to_sim(old.next_run_time) if sim is not None else old.next_run_time, next_run)
+            if (stored_next := scheduled_time(old.next_run_time)) is not None:
+                next_run = min(stored_next, next_run)
             report.rescheduled.append(job.id)
         else:
             report.added.append(job.id)
