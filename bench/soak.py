@@ -12,11 +12,12 @@ Every `--sample-hours` simulated hours it records, from /proc and the store: res
 descriptors and threads of the service, the crawl launcher, the running crawls, the dashboard and this
 process (the replay server and the SMTP server); the SQLite file, its WAL and the evidence archive; posts kept
 and the oldest one's date; crawl runs, alerts and emails. At the end it prints the samples as a table, the
-drift after warm-up (growth over the last 20 simulated days, or the last two thirds of a shorter run;
-target < 10%), the largest WAL (target < 64 MB), every job's runs due against runs done (no missed or
-doubled run), and writes a PNG plot to bench/out/soak.png.
+drift after warm-up (growth of the daily floor over the last 20 simulated days, or the last two thirds of a
+shorter run; target < 10%), the CPU time of the alert cycle and of retention at both ends of that window, the
+largest WAL (target < 64 MB), every job's runs due against runs done (no missed or doubled run), and writes a
+PNG plot to bench/out/soak.png.
 
-Run: `.venv/bin/python bench/soak.py [--days 30] [--hour-seconds 2.5]` (iterate with `--days 3`).
+Run: `.venv/bin/python bench/soak.py [--days 30] [--hour-seconds 3]` (iterate with `--days 3`).
 """
 
 from __future__ import annotations
@@ -233,14 +234,26 @@ def write_config(folder: Path, base_url: str, dashboard_port: int) -> None:
 
 
 def growth(samples: list[Sample], values: list[float]) -> float:
-    """Growth in % over the drift window (the last 20 simulated days, or the last two thirds of a shorter run),
-    each end the mean of three samples so that one busy moment does not count as drift."""
+    """Growth in % of the floor (the lowest sample of a simulated day) from the start of the drift window (the last
+    20 simulated days, or the last two thirds of a shorter run) to the end: a job in flight when a sample is taken
+    (a crawl's sockets, an alert cycle's working memory) is not drift; a leak raises the floor."""
     end = samples[-1].sim
     window = min(DRIFT_WINDOW, (end - samples[0].sim) * 2 / 3)
-    first = next(index for index, sample in enumerate(samples) if sample.sim >= end - window)
-    start, last = values[first : first + 3], values[-3:]
-    base = sum(start) / len(start)
-    return (sum(last) / len(last) - base) / base * 100 if base else 0.0
+    day = timedelta(days=1)
+    start = [value for sample, value in zip(samples, values, strict=True) if end - window <= sample.sim < end - window + day]
+    last = [value for sample, value in zip(samples, values, strict=True) if sample.sim > end - day]
+    return (min(last) - min(start)) / min(start) * 100 if min(start) else 0.0
+
+
+def cpu_growth(runs: list[tuple[datetime, float]], end: datetime, window: timedelta) -> tuple[float, float, float]:
+    """A job's mean CPU seconds per run over the first and the last simulated day of the drift window, and the growth in %."""
+    day = timedelta(days=1)
+    first = [cpu for at, cpu in runs if end - window <= at < end - window + day]
+    last = [cpu for at, cpu in runs if at > end - day]
+    if not first or not last:
+        return 0.0, 0.0, 0.0
+    before, after = sum(first) / len(first), sum(last) / len(last)
+    return before, after, (after - before) / before * 100 if before else 0.0
 
 
 def schedule_check(starts: list[datetime], every: timedelta, end: datetime) -> tuple[int, int, int, int]:
@@ -327,7 +340,7 @@ def plot(samples: list[Sample], origin: datetime, path: Path, title: str) -> Non
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=30, help="simulated days")
-    parser.add_argument("--hour-seconds", type=float, default=2.5, help="real seconds per simulated hour")
+    parser.add_argument("--hour-seconds", type=float, default=3, help="real seconds per simulated hour")
     parser.add_argument("--sample-hours", type=float, default=6, help="simulated hours between samples")
     parser.add_argument("--posts-per-hour", type=int, default=24)
     args = parser.parse_args()
@@ -384,14 +397,14 @@ def report(args: argparse.Namespace, samples: list[Sample], data: Path, origin: 
     simulated = (samples[-1].sim - origin) / timedelta(days=1)
     real = samples[-1].real
     print(f"\n{simulated:.1f} simulated days in {real / 60:.1f} real minutes (x{sim.speed:g}: a simulated hour every {args.hour_seconds:g} s); service exit code {code}")
-    window = min(DRIFT_WINDOW, (samples[-1].sim - samples[0].sim) * 2 / 3) / timedelta(days=1)
+    days = min(DRIFT_WINDOW, (samples[-1].sim - samples[0].sim) * 2 / 3) / timedelta(days=1)
     failures = []
     for kind in STEADY:
         if not all(s.usage[kind].count for s in samples):
             continue
         series = [s.usage[kind] for s in samples]
         rss, fds, threads = (growth(samples, [getattr(u, name) for u in series]) for name in ("rss_mb", "fds", "threads"))
-        print(f"  {kind:<12} RSS {series[0].rss_mb:.0f} -> {series[-1].rss_mb:.0f} MB ({rss:+.1f}% over the last {window:.0f} days), fds {series[0].fds} -> {series[-1].fds} ({fds:+.1f}%), threads {series[-1].threads} ({threads:+.1f}%)")
+        print(f"  {kind:<12} RSS {series[0].rss_mb:.0f} -> {series[-1].rss_mb:.0f} MB ({rss:+.1f}% over the last {days:.0f} days), fds {series[0].fds} -> {series[-1].fds} ({fds:+.1f}%), threads {series[-1].threads} ({threads:+.1f}%)")
         failures += [f"{kind} {name} +{value:.1f}%" for name, value in (("RSS", rss), ("fds", fds)) if value >= 10]
     wal = max(s.wal_mb for s in samples)
     print(f"  largest WAL {wal:.1f} MB (target < 64); database {samples[-1].db_mb:.1f} MB (largest {max(s.db_mb for s in samples):.1f}); evidence {samples[-1].evidence_mb:.1f} MB (largest {max(s.evidence_mb for s in samples):.1f})")
@@ -411,9 +424,13 @@ def report(args: argparse.Namespace, samples: list[Sample], data: Path, origin: 
         print(f"  crawl {source:<14} every {CRAWL_EVERY / HOUR:g} h: runs due {due}, done {done}, missed {missed}, doubled {doubled}")
         if missed or doubled:
             failures.append(f"crawl {source}: {missed} missed, {doubled} doubled")
+    window = min(DRIFT_WINDOW, (samples[-1].sim - samples[0].sim) * 2 / 3)
     for job, message, every in (("alert cycle", "alert cycle done", HOUR), ("retention", "retention applied", HOUR), ("digest", "digests queued and delivered", timedelta(days=1))):
         due, done, missed, doubled = schedule_check(started_at(lines, lambda entry, message=message: entry["msg"] == message, sim, warm), every, end)
-        print(f"  {job:<20} every {every / HOUR:g} h: runs due {due}, done {done}, missed {missed}, doubled {doubled}")
+        runs = [(at, entry) for at, entry in lines if entry["msg"] == message and "cpu_seconds" in entry]
+        before, after, cpu = cpu_growth([(at, entry["cpu_seconds"]) for at, entry in runs], samples[-1].sim, window)
+        wall = sum(entry["seconds"] for _, entry in runs) / max(1, len(runs))
+        print(f"  {job:<20} every {every / HOUR:g} h: runs due {due}, done {done}, missed {missed}, doubled {doubled}; CPU {before * 1000:.0f} -> {after * 1000:.0f} ms a run ({cpu:+.0f}%), {wall:.2f} s wall on average")
         if missed or doubled:
             failures.append(f"{job}: {missed} missed, {doubled} doubled")
     skipped = Counter(entry["job"] for at, entry in lines if entry["msg"].startswith("run skipped") and at > warm)
