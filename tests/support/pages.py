@@ -59,17 +59,18 @@ def telegram_channel(channel: str, total: int, per_page: int = 20) -> dict[str, 
     return pages
 
 
-@lru_cache(maxsize=1)
-def _rss_parts() -> tuple[str, list[str], str]:
-    feed = (FIXTURES / "rss" / "TechCrunch.xml").read_text(encoding="utf-8")
-    first, last = feed.index("<item>"), feed.rindex("</item>") + len("</item>")
-    items = ["<item>" + chunk for chunk in feed[first:last].split("<item>") if chunk.strip()]
-    return feed[:first], items, feed[last:]
+@lru_cache(maxsize=2)
+def _feed_parts(relative: str, tag: str) -> tuple[str, list[str], str]:
+    """A recorded feed cut into what precedes its `tag` elements, the elements, and what follows them."""
+    feed = (FIXTURES / relative).read_text(encoding="utf-8")
+    first, last = feed.index(f"<{tag}>"), feed.rindex(f"</{tag}>") + len(f"</{tag}>")
+    elements = [f"<{tag}>" + chunk for chunk in feed[first:last].split(f"<{tag}>") if chunk.strip()]
+    return feed[:first], elements, feed[last:]
 
 
 def rss_feed(first: int, count: int) -> str:
     """An RSS feed of items `first .. first + count - 1`, newest first, each a real TechCrunch item re-numbered."""
-    head, items, tail = _rss_parts()
+    head, items, tail = _feed_parts("rss/TechCrunch.xml", "item")
     body = []
     for number in range(first + count - 1, first - 1, -1):
         item = items[number % len(items)]
@@ -80,14 +81,6 @@ def rss_feed(first: int, count: int) -> str:
     return head + "".join(body) + tail
 
 
-@lru_cache(maxsize=1)
-def _youtube_parts() -> tuple[str, list[str], str]:
-    feed = (FIXTURES / "youtube" / "kurzgesagt_videos.xml").read_text(encoding="utf-8")
-    first, last = feed.index("<entry>"), feed.rindex("</entry>") + len("</entry>")
-    entries = ["<entry>" + chunk for chunk in feed[first:last].split("<entry>") if chunk.strip()]
-    return feed[:first], entries, feed[last:]
-
-
 def youtube_video_id(number: int) -> str:
     return f"v{number:010d}"
 
@@ -95,7 +88,7 @@ def youtube_video_id(number: int) -> str:
 def youtube_feed(channel_id: str, first: int, count: int = 15) -> str:
     """A channel feed of videos `first .. first + count - 1`: the recorded Kurzgesagt entries in turn, each given
     the video id `youtube_video_id(number)` and the channel id."""
-    head, entries, tail = _youtube_parts()
+    head, entries, tail = _feed_parts("youtube/kurzgesagt_videos.xml", "entry")
     body = []
     for number in range(first, first + count):
         entry = entries[number % len(entries)]
