@@ -83,6 +83,13 @@ def badges(values: Sequence[str], colour: str = "gray") -> str:
     return " ".join(f":{colour}-badge[{md(value)}]" for value in values)
 
 
+def opened(label: str, *, key: str, expanded: bool = False) -> Any:
+    """An expander whose content is drawn only while it is open (opening it reruns the page), or None while closed:
+    a list of fifty alerts or candidates would otherwise send and draw every one's evidence on each visit."""
+    box = st.expander(label, expanded=expanded, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def post_card(post: Post, zone: ZoneInfo, spans: Iterable[tuple[int, int]] = (), key: str = "") -> None:
     """Platform, source, author, local date, title, text (with `spans` marked), tags and a link to the original."""
     with st.container(border=True):

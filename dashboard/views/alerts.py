@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, queries
-from dashboard.render import local_time, md, post_card
+from dashboard.render import local_time, md, opened, post_card
 from dashboard.session import current
 from vigie.models import Alert
 
@@ -91,7 +91,10 @@ def act(alert: Alert) -> None:
 def show(alert: Alert, expanded: bool) -> None:
     ratio = f" ×{alert.ratio:.1f}" if alert.ratio else ""
     label = f"{md(alert.kind)} · {md(alert.subject_type)} **{md(alert.subject)}**{ratio} · {alert.count} posts · updated {md(local_time(alert.updated_at, vigie.zone))}"
-    with st.expander(label, expanded=expanded):
+    box = opened(label, key=f"alert-open-{alert.id}", expanded=expanded)
+    if not box:
+        return
+    with box:
         evidence(alert)
         history(alert)
         act(alert)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import actions, charts, queries
-from dashboard.render import local_time, md, post_card
+from dashboard.render import local_time, md, opened, post_card
 from dashboard.session import current
 from vigie.models import Arrival, Candidate
 
@@ -72,7 +72,10 @@ def promote(candidate: Candidate) -> None:
 def show(candidate: Candidate, expanded: bool) -> None:
     terms = ", ".join(candidate.terms[:5])
     label = f"**{md(terms)}** · {candidate.posts} posts · ×{candidate.growth:.0f} · {len(candidate.sources)} sources · since {md(local_time(candidate.first_post_at, vigie.zone))}"
-    with st.expander(label, expanded=expanded):
+    box = opened(label, key=f"candidate-open-{candidate.id}", expanded=expanded)
+    if not box:
+        return
+    with box:
         posts, expected, growth, authors = st.columns(4)
         posts.metric("Posts", candidate.posts)
         expected.metric("Expected", f"{candidate.baseline:.1f}")

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, periods, queries
-from dashboard.render import local_time, md, post_card
+from dashboard.render import local_time, md, opened, post_card
 from dashboard.session import current
 from store.base import PostQuery, TermCount
 
@@ -125,10 +125,11 @@ if view.clusters:
         hide_index=True,
         width="stretch",
     )
-    first = queries.posts(vigie.store, vigie.store_key, tuple(c.first_post_id for c in view.clusters[:3]))
-    with st.expander("First post of the widest clusters"):
-        for post in first:
-            post_card(post, vigie.zone, key="cluster")
+    box = opened("First post of the widest clusters", key="cluster-firsts")
+    if box:
+        with box:
+            for post in queries.posts(vigie.store, vigie.store_key, tuple(c.first_post_id for c in view.clusters[:3])):
+                post_card(post, vigie.zone, key="cluster")
     picked = st.selectbox("Where a cluster started", [c.cluster_id for c in view.clusters], key="origin-cluster")
     if picked:
         origin(PostQuery(cluster_id=picked, until=until), "cluster")

@@ -82,6 +82,8 @@ def test_every_page_loads_in_chromium(served: str, seeded: Seeded) -> None:
                     _check_export(page, served)
                 if path == "candidates":
                     _check_origin_chart(page)
+                if path == "alerts":
+                    _check_alert_opens(page, served)
         finally:
             browser.close()
 
@@ -108,6 +110,17 @@ def _check_export(page, served: str) -> None:
     rows = list(csv.reader(io.StringIO(response.text())))
     assert rows[0][0] == "id" and len(rows) > 1
     assert any(HOSTILE_TEXT in row for row in rows)
+
+
+def _check_alert_opens(page, served: str) -> None:
+    """A closed alert's evidence is drawn when the analyst opens it (only the first one's is sent with the page)."""
+    page.goto(f"{served}/alerts?alert=emerging:sante:1")
+    page.get_by_role("heading", name="Linked alert (resolved)").wait_for(timeout=30_000)
+    page.wait_for_function(DRAWN, timeout=30_000)
+    assert page.get_by_role("button", name="Acknowledge").count() == 0
+    page.locator('[data-testid="stExpander"] summary', has_text="quantum_healing").click()
+    page.get_by_role("button", name="Acknowledge").wait_for(timeout=30_000)
+    assert page.get_by_text("tg-healing").count() > 0
 
 
 def _check_origin_chart(page) -> None:

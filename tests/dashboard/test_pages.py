@@ -262,6 +262,11 @@ def test_alert_link_opens_that_alert(seeded: Seeded) -> None:
     assert [h.value for h in at.subheader][:2] == ["Linked alert (resolved)", "Open alerts"]
     assert at.expander[0].proto.expanded and "sante" in at.expander[0].label
     assert not at.expander[1].proto.expanded, "the linked alert is the one opened"
+    comments = lambda: [area.key for area in at.text_area]  # noqa: E731
+    assert comments() == ["comment-emerging:sante:1"], "a closed alert's evidence and form are drawn when it is opened"
+    at.session_state["alert-open-spike:quantum_healing:1"] = True  # what opening it in the browser sets
+    at.run()
+    assert comments() == ["comment-emerging:sante:1", "comment-spike:quantum_healing:1"]
     at.button(key="reopened-emerging:sante:1").click().run()
     with seeded.store() as store:
         assert store.get_alert("emerging:sante:1").state == "open"
