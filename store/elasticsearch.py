@@ -349,7 +349,8 @@ class SearchEngineStore(Store):
     # ------------------------------------------------------------ posts: writing
 
     def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
-        """Bulk scripted upserts; while the cluster is unavailable, posts go to the spool instead of being lost.
+        """Bulk creates, and scripted upserts for the posts already stored; while the cluster is unavailable, posts go
+        to the spool instead of being lost.
 
         Posts already in the spool are replayed first, so a post crawled twice is never overwritten by its older copy.
         """
@@ -411,7 +412,7 @@ class SearchEngineStore(Store):
         try:
             self._ensure_schema()
             now = utcnow().isoformat()
-            actions = [bodies.post_upsert_action(self.names.posts_index(post.published_at), bodies.post_document(post), now) for post in posts]
+            actions = [bodies.post_create_action(self.names.posts_index(post.published_at), bodies.post_document(post), now) for post in posts]
             self._ensure_indices(action["_index"] for action in actions)
         except ClusterUnreachable as exc:
             outcome.unsent, outcome.reason = list(posts), str(exc)
@@ -464,34 +465,56 @@ class SearchEngineStore(Store):
     def _send_lane(self, actions: list[dict[str, Any]]) -> tuple[list[tuple[bool, dict[str, Any]]], Exception | None]:
         """Bulk requests of `batch_size` posts for one lane, in order; stops at the first failed request and says which.
 
+        Posts go as `create`s; those the cluster already holds (409) go again at once as scripted upserts, before the
+        lane's next request, so each post's versions stay in order.
+        """
+        items: list[tuple[bool, dict[str, Any]]] = []
+        for start in range(0, len(actions), self.settings.batch_size):
+            chunk = actions[start : start + self.settings.batch_size]
+            answers, failure = self._bulk(chunk)
+            known = [i for i, item in enumerate(answers) if item is not None and item.get("status") == 409 and chunk[i]["_op_type"] == "create"]
+            if known and failure is None:
+                upserts = [bodies.post_upsert_action(chunk[i]["_index"], chunk[i]["_source"], chunk[i]["_source"]["first_seen_at"]) for i in known]
+                again, failure = self._bulk(upserts)
+                for i, item in zip(known, again, strict=True):
+                    answers[i] = item
+            elif known:
+                for i in known:
+                    answers[i] = None  # not written: spooled with the rest of the request
+            items += [(200 <= item.get("status", 0) < 300 and "error" not in item, item) for item in answers if item is not None]
+            if failure is not None:
+                return items, failure
+        return items, None
+
+    def _bulk(self, actions: list[dict[str, Any]]) -> tuple[list[dict[str, Any] | None], Exception | None]:
+        """One bulk request and the answer to each action, in order (None where there was none).
+
         Posts the cluster is too busy for (429/503), and whole requests it refuses so, are sent again after 1 s,
         2 s, 4 s... (at most 30 s) up to `max_retries` times; the answer after the last try is kept.
         """
-        items: list[tuple[bool, dict[str, Any]]] = []
+        answers: list[dict[str, Any] | None] = [None] * len(actions)
+        pending = list(range(len(actions)))
         retries = self.settings.max_retries
-        for start in range(0, len(actions), self.settings.batch_size):
-            pending = actions[start : start + self.settings.batch_size]
-            for attempt in range(retries + 1):
-                if attempt:
-                    time.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)))
-                try:
-                    answer = self.engine.body(self.client.bulk(body=bodies.bulk_lines(pending)))
-                except self.engine.errors as exc:
-                    if attempt < retries and self.engine.status(exc) in BUSY_STATUSES:
-                        continue
-                    return items, exc
-                busy: list[dict[str, Any]] = []
-                for action, entry in zip(pending, answer["items"], strict=True):
-                    item = next(iter(entry.values()))
-                    status = item.get("status", 0)
-                    if attempt < retries and status in BUSY_STATUSES:
-                        busy.append(action)
-                    else:
-                        items.append((200 <= status < 300 and "error" not in item, item))
-                pending = busy
-                if not pending:
-                    break
-        return items, None
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (attempt - 1)))
+            try:
+                answer = self.engine.body(self.client.bulk(body=bodies.bulk_lines([actions[i] for i in pending])))
+            except self.engine.errors as exc:
+                if attempt < retries and self.engine.status(exc) in BUSY_STATUSES:
+                    continue
+                return answers, exc
+            busy: list[int] = []
+            for i, entry in zip(pending, answer["items"], strict=True):
+                item = next(iter(entry.values()))
+                if attempt < retries and item.get("status", 0) in BUSY_STATUSES:
+                    busy.append(i)
+                else:
+                    answers[i] = item
+            pending = busy
+            if not pending:
+                break
+        return answers, None
 
     def update_enrichment(self, post_id: str, *, tags: list[str], narratives: list[str], matches: list[TagMatch]) -> bool:
         hit = self._find_post(post_id)

@@ -333,8 +333,15 @@ def post_upsert_action(index: str, doc: dict[str, Any], now: str) -> dict[str, A
     }
 
 
+def post_create_action(index: str, doc: dict[str, Any], now: str) -> dict[str, Any]:
+    """One bulk `create` action: a post the cluster does not hold yet is written as is, without running the upsert
+    script (the script is most of a write's cost on the node); a post it holds answers 409 and goes through
+    `post_upsert_action` instead. The document is what the script would make of a new post."""
+    return {"_op_type": "create", "_index": index, "_id": doc["id"], "_source": {**doc, "first_seen_at": doc.get("first_seen_at") or now}}
+
+
 def bulk_lines(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The `_bulk` request of `post_upsert_action`s: for each, its action line, then its body line."""
+    """The `_bulk` request of `post_create_action`s and `post_upsert_action`s: each one's action line, then its body."""
     lines: list[dict[str, Any]] = []
     for action in actions:
         body = dict(action)
@@ -342,7 +349,7 @@ def bulk_lines(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
         meta = {"_index": body.pop("_index"), "_id": body.pop("_id")}
         if "retry_on_conflict" in body:
             meta["retry_on_conflict"] = body.pop("retry_on_conflict")
-        lines += [{operation: meta}, body]
+        lines += [{operation: meta}, body.get("_source", body)]
     return lines
 
 

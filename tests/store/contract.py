@@ -179,6 +179,13 @@ class StoreContract:
         assert found(store, text="edited") == {"feed:x1"}
         assert found(store, text="first") == set()
 
+    def test_a_post_twice_in_one_batch_keeps_its_later_version(self, store: Store) -> None:
+        earlier, later = make_post("x3", "earlier text", collected_at=at(1)), make_post("x3", "later text", collected_at=at(2))
+        result = store.upsert_posts([earlier, make_post("x4", "other"), later])
+        assert (result.new, result.errors) == (2, [])
+        post = store.get_post("feed:x3")
+        assert (post.text, post.collected_at) == ("later text", at(2)) and post.first_seen_at is not None
+
     def test_first_seen_is_set_on_first_insert(self, store: Store) -> None:
         before = datetime.now(UTC) - timedelta(seconds=5)
         store.upsert_posts([make_post("x2", "hello")])

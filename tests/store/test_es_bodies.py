@@ -136,6 +136,17 @@ def test_an_upsert_is_a_scripted_upsert_that_keeps_first_seen() -> None:
     assert "first_seen_at = kept" in script["source"]
 
 
+def test_a_new_post_is_created_with_what_the_upsert_script_would_store() -> None:
+    doc = bodies.post_document(make_post("1", "x"))
+    assert doc["first_seen_at"] is None
+    action = bodies.post_create_action("vigie-posts-2024.05", doc, "2024-06-01T00:00:00+00:00")
+    assert (action["_op_type"], action["_index"], action["_id"]) == ("create", "vigie-posts-2024.05", "feed:1")
+    assert action["_source"] == {**doc, "first_seen_at": "2024-06-01T00:00:00+00:00"}
+    seen = {**doc, "first_seen_at": "2024-05-02T00:00:00+00:00"}
+    assert bodies.post_create_action("vigie-posts-2024.05", seen, "2024-06-01T00:00:00+00:00")["_source"]["first_seen_at"] == "2024-05-02T00:00:00+00:00"
+    assert bodies.bulk_lines([action]) == [{"create": {"_index": "vigie-posts-2024.05", "_id": "feed:1"}}, action["_source"]]
+
+
 def test_re_enrichment_replaces_only_the_watchlist_fields() -> None:
     match = TagMatch(narrative="healing", term="reiki", start=0, end=5)
     update = bodies.enrichment_update(["reiki"], ["healing"], [match])

@@ -388,11 +388,11 @@ def test_alerts_and_dashboard_say_store_unavailable_while_the_node_is_down(
 
 def test_a_node_refusing_bulk_requests_with_429_slows_the_writer_and_loses_nothing(tmp_path: Path, node: OpenSearchNode | None) -> None:
     """A second node, small, whose indexing memory (`indexing_pressure.memory.limit`) holds one of these `_bulk`
-    requests (about 28 kB) at a time: the four lanes' requests that overlap are refused with 429, retried with
-    backoff, and every post gets in."""
+    requests (about 93 kB of `create`s) at a time: the four lanes' requests that overlap are refused with 429,
+    retried with backoff, and every post gets in."""
     if node is None:
         pytest.skip("starts a node of its own with a tiny indexing memory: needs Java 17+ and Maven, not VIGIE_OPENSEARCH_URL")
-    with OpenSearchNode(tmp_path / "small-node", heap="256m", settings={"indexing_pressure.memory.limit": "40kb"}) as small:
+    with OpenSearchNode(tmp_path / "small-node", heap="256m", settings={"indexing_pressure.memory.limit": "150kb"}) as small:
         store = os_store(tmp_path, small.url, index_prefix=fresh_prefix(), batch_size=100, concurrency=4, max_retries=8)
         for start in range(0, 4000, 1000):
             result = store.upsert_posts([post(str(n)) for n in range(start, start + 1000)])
