@@ -103,7 +103,7 @@ def overview(_store: Store, store_key: str, since: datetime, until: datetime, no
     narratives, hashtags = _trend_counts(_store, Path(trends_file), now, lateness)
     return Overview(
         total=_store.count_posts(period),
-        volume=_store.count_buckets(period, interval_for(since, until), group_by="platform"),
+        volume=_store.count_buckets(period, interval_for(since, until), group_by="platform", distinct=False),
         narratives=_trends(narratives, now),
         hashtags=_trends(hashtags, now),
         open_alerts=_store.list_alerts(states=("open",), limit=200),
@@ -131,8 +131,9 @@ def _trend_counts(store: Store, path: Path, now: datetime, lateness: timedelta) 
 def _store_trend_counts(store: Store, start: datetime, now: datetime) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
     window = PostQuery(since=start, until=now, limit=0)
     busy = {t.value: t.count for t in store.top_terms(PostQuery(since=now - TREND_WINDOW, until=now, limit=0), "hashtag", limit=3 * TRENDING)}
-    hashtags = store.count_buckets(window.model_copy(update={"hashtags": tuple(busy)}), "hour", group_by="hashtag") if busy else []
-    return _hourly(store.count_buckets(window, "hour", group_by="narrative"), start, now), _hourly([b for b in hashtags if b.key in busy], start, now)
+    hashtags = store.count_buckets(window.model_copy(update={"hashtags": tuple(busy)}), "hour", group_by="hashtag", distinct=False) if busy else []
+    narratives = store.count_buckets(window, "hour", group_by="narrative", distinct=False)
+    return _hourly(narratives, start, now), _hourly([b for b in hashtags if b.key in busy], start, now)
 
 
 def _hourly(buckets: list[BucketCount], start: datetime, now: datetime) -> dict[str, tuple[int, ...]]:

@@ -161,8 +161,12 @@ class Store(ABC):
         """Every post matching the filters (limit/offset ignored), in `query.sort` order, in constant memory."""
 
     @abstractmethod
-    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None) -> list[BucketCount]:
-        """Posts, distinct authors and distinct sources per time bucket (UTC), per group value; empty buckets omitted."""
+    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None, *, distinct: bool = True) -> list[BucketCount]:
+        """Posts, distinct authors and distinct sources per time bucket (UTC), per group value; empty buckets omitted.
+
+        With `distinct=False` authors and sources are left at 0: a chart of posts alone need not pay for the distinct
+        counts, most of the cost of a long hourly series on a search engine.
+        """
 
     @abstractmethod
     def top_terms(self, query: PostQuery, field: TopField, limit: int = 10) -> list[TermCount]:

@@ -649,11 +649,11 @@ class SearchEngineStore(Store):
 
     # ------------------------------------------------------------ posts: aggregates
 
-    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None) -> list[BucketCount]:
+    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None, *, distinct: bool = True) -> list[BucketCount]:
         counts: list[BucketCount] = []
         after: dict[str, Any] | None = None
         while True:
-            answer = self._search(self.names.posts_alias, bodies.buckets_body(query, interval, group_by, after=after), "counting posts per bucket")
+            answer = self._search(self.names.posts_alias, bodies.buckets_body(query, interval, group_by, after=after, distinct=distinct), "counting posts per bucket")
             aggregation = answer.get("aggregations", {}).get("buckets", {})
             for bucket in aggregation.get("buckets", []):
                 counts.append(
@@ -661,8 +661,8 @@ class SearchEngineStore(Store):
                         start=_from_millis(bucket["key"]["start"]),
                         key=bucket["key"].get("key"),
                         posts=bucket["doc_count"],
-                        authors=bucket["authors"]["value"],
-                        sources=bucket["sources"]["value"],
+                        authors=bucket["authors"]["value"] if distinct else 0,
+                        sources=bucket["sources"]["value"] if distinct else 0,
                     )
                 )
             after = aggregation.get("after_key")

@@ -523,8 +523,8 @@ BUCKET_PAGE = 1000
 """Composite buckets fetched per request."""
 
 
-def buckets_body(query: PostQuery, interval: Interval, group_by: GroupField | None, *, after: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Posts, distinct authors and distinct sources per UTC time bucket (and group value).
+def buckets_body(query: PostQuery, interval: Interval, group_by: GroupField | None, *, after: dict[str, Any] | None = None, distinct: bool = True) -> dict[str, Any]:
+    """Posts, and unless `distinct` is False distinct authors and distinct sources, per UTC time bucket (and group value).
 
     A `composite` aggregation of a `date_histogram` source and, when grouped, a `terms` source: it pages through
     every (bucket, group) pair with `after`, so no bucket is cut off by a size limit however long the range.
@@ -541,16 +541,14 @@ def buckets_body(query: PostQuery, interval: Interval, group_by: GroupField | No
     filters = text_clauses(query.text) + post_filters(query)
     if group_by is not None:  # posts without a value of the field are in no bucket: the node need not visit them
         filters.append({"exists": {"field": TOP_FIELDS[group_by]}})
+    buckets: dict[str, Any] = {"composite": composite}
+    if distinct:
+        buckets["aggs"] = {"authors": _distinct("author_key"), "sources": _distinct("source_id")}
     return {
         "size": 0,
         "track_total_hits": False,
         "query": {"bool": {"filter": filters}} if filters else {"match_all": {}},
-        "aggs": {
-            "buckets": {
-                "composite": composite,
-                "aggs": {"authors": _distinct("author_key"), "sources": _distinct("source_id")},
-            }
-        },
+        "aggs": {"buckets": buckets},
     }
 
 

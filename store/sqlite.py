@@ -589,9 +589,10 @@ class SQLiteStore(Store):
         sql = f"SELECT {select.format(key=key, t=alias)} FROM {table} WHERE {where} GROUP BY {group_by}"
         return conn.execute(sql, [*params, *kind]).fetchall()
 
-    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None) -> list[BucketCount]:
+    def count_buckets(self, query: PostQuery, interval: Interval, group_by: GroupField | None = None, *, distinct: bool = True) -> list[BucketCount]:
         width = _BUCKET_WIDTH[interval]
-        select = f"{{t}}.published / {width} AS bucket, {{key}} AS k, count(*), count(DISTINCT {{t}}.author), count(DISTINCT {{t}}.source)"
+        distinct_counts = "count(DISTINCT {t}.author), count(DISTINCT {t}.source)" if distinct else "0, 0"
+        select = f"{{t}}.published / {width} AS bucket, {{key}} AS k, count(*), {distinct_counts}"
         with self._reading() as conn:
             rows = self._aggregate(conn, query, group_by, select, "bucket, k")
             values = self._label_values(conn, (row[1] for row in rows)) if group_by else {}

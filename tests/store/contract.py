@@ -400,6 +400,11 @@ class StoreContract:
         healing = next(b for b in buckets if b.key == "miracle_healing")
         assert (healing.posts, healing.authors, healing.sources) == (2, 2, 2)
 
+    def test_buckets_without_distinct_counts_count_the_same_posts(self, filled: Store) -> None:
+        buckets = filled.count_buckets(PostQuery(), "hour", "narrative")
+        posts_only = filled.count_buckets(PostQuery(), "hour", "narrative", distinct=False)
+        assert buckets and [(b.start, b.key, b.posts, b.authors, b.sources) for b in posts_only] == [(b.start, b.key, b.posts, 0, 0) for b in buckets]
+
     def test_buckets_follow_text_and_period(self, filled: Store) -> None:
         buckets = filled.count_buckets(PostQuery(text="miracle", since=at(3)), "day", "platform")
         assert [(b.start, b.key, b.posts) for b in buckets] == [(at(3, 0), "reddit", 1)]
