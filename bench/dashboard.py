@@ -31,10 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not bench/: this file's name would hide the `dashboard` package
 
-import streamlit as st  # noqa: E402
-from streamlit.logger import set_log_level  # noqa: E402
+os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # outside `streamlit run`, every cached call warns that there is no runtime
 
-set_log_level("error")  # outside `streamlit run`, every cached call would warn that there is no runtime
+import streamlit as st  # noqa: E402
 
 from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402

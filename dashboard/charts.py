@@ -1,16 +1,26 @@
-"""Altair charts of the store's counts, drawn in the analyst's time zone; daily counts keep their UTC dates."""
+"""Vega-Lite charts of the store's counts, drawn in the analyst's time zone; daily counts keep their UTC dates.
+
+The specs are plain dicts drawn with `st.vega_lite_chart`: building the same charts with Altair objects (channel
+wrapping, schema validation, `to_dict`) was most of a Narrative page's server time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-import altair as alt
 import pandas as pd
+import streamlit as st
 
 from store.base import BucketCount, TermCount
 from vigie.models import Arrival
+
+
+class Chart(NamedTuple):
+    data: pd.DataFrame
+    spec: dict[str, Any]
 
 
 def _local(moments: Iterable[datetime], zone: tzinfo) -> list[datetime]:
@@ -23,23 +33,31 @@ def _axis_zone(zone: ZoneInfo, interval: str) -> tzinfo:
     return zone if interval == "hour" else UTC
 
 
-def volume(buckets: list[BucketCount], zone: ZoneInfo, interval: str) -> alt.Chart:
+def _time(interval: str, title: str | None = None) -> dict[str, Any]:
+    return {"field": "time", "type": "temporal", "timeUnit": "yearmonthdatehours" if interval == "hour" else "yearmonthdate", "title": title}
+
+
+def _field(name: str, kind: str, **extra: Any) -> dict[str, Any]:
+    return {"field": name, "type": kind, **extra}
+
+
+def volume(buckets: list[BucketCount], zone: ZoneInfo, interval: str) -> Chart:
     frame = pd.DataFrame({"time": _local((b.start for b in buckets), _axis_zone(zone, interval)), "platform": [b.key for b in buckets], "posts": [b.posts for b in buckets]})
-    unit = "yearmonthdatehours" if interval == "hour" else "yearmonthdate"
-    return (
-        alt.Chart(frame)
-        .mark_bar()
-        .encode(
-            x=alt.X(f"{unit}(time):T", title=None),
-            y=alt.Y("sum(posts):Q", title="posts"),
-            color=alt.Color("platform:N", legend=alt.Legend(orient="bottom", title=None)),
-            tooltip=[alt.Tooltip(f"{unit}(time):T", title="time"), "platform:N", alt.Tooltip("sum(posts):Q", title="posts")],
-        )
-        .properties(height=260)
-    )
+    posts = _field("posts", "quantitative", aggregate="sum", title="posts")
+    spec = {
+        "mark": {"type": "bar"},
+        "height": 260,
+        "encoding": {
+            "x": _time(interval),
+            "y": posts,
+            "color": {**_field("platform", "nominal"), "legend": {"orient": "bottom", "title": None}},
+            "tooltip": [_time(interval, "time"), _field("platform", "nominal"), posts],
+        },
+    }
+    return Chart(frame, spec)
 
 
-def timeline(buckets: list[BucketCount], spikes: Iterable[datetime], zone: ZoneInfo, interval: str) -> alt.Chart:
+def timeline(buckets: list[BucketCount], spikes: Iterable[datetime], zone: ZoneInfo, interval: str) -> Chart:
     """Posts per bucket, with the buckets the spike detector flags marked in red."""
     flagged = set(spikes)
     frame = pd.DataFrame(
@@ -50,26 +68,37 @@ def timeline(buckets: list[BucketCount], spikes: Iterable[datetime], zone: ZoneI
             "spike": ["spike" if b.start in flagged else "" for b in buckets],
         }
     )
-    unit = "yearmonthdatehours" if interval == "hour" else "yearmonthdate"
-    base = alt.Chart(frame).encode(x=alt.X(f"{unit}(time):T", title=None))
-    tooltip = [alt.Tooltip(f"{unit}(time):T", title="time"), "posts:Q", "authors:Q"]
-    line = base.mark_area(line=True, opacity=0.3).encode(y=alt.Y("posts:Q", title="posts"), tooltip=tooltip)
-    marks = base.transform_filter(alt.datum.spike == "spike").mark_point(color="#d62728", size=120, filled=True).encode(y="posts:Q", tooltip=[*tooltip, alt.Tooltip("spike:N", title="flag")])
-    return (line + marks).properties(height=260)
+    tooltip = [_time(interval, "time"), _field("posts", "quantitative"), _field("authors", "quantitative")]
+    spec = {
+        "height": 260,
+        "encoding": {"x": _time(interval)},
+        "layer": [
+            {"mark": {"type": "area", "line": True, "opacity": 0.3}, "encoding": {"y": _field("posts", "quantitative", title="posts"), "tooltip": tooltip}},
+            {
+                "transform": [{"filter": "datum.spike === 'spike'"}],
+                "mark": {"type": "point", "color": "#d62728", "size": 120, "filled": True},
+                "encoding": {"y": _field("posts", "quantitative"), "tooltip": [*tooltip, _field("spike", "nominal", title="flag")]},
+            },
+        ],
+    }
+    return Chart(frame, spec)
 
 
-def share(terms: list[TermCount], field: str) -> alt.Chart:
+def share(terms: list[TermCount], field: str) -> Chart:
     frame = pd.DataFrame({field: [t.value for t in terms], "posts": [t.count for t in terms]})
-    return (
-        alt.Chart(frame)
-        .mark_arc(innerRadius=50)
-        .encode(theta="posts:Q", color=alt.Color(f"{field}:N", legend=alt.Legend(title=None)), tooltip=[f"{field}:N", "posts:Q"])
-        .properties(height=220)
-    )
+    spec = {
+        "mark": {"type": "arc", "innerRadius": 50},
+        "height": 220,
+        "encoding": {
+            "theta": _field("posts", "quantitative"),
+            "color": {**_field(field, "nominal"), "legend": {"title": None}},
+            "tooltip": [_field(field, "nominal"), _field("posts", "quantitative")],
+        },
+    }
+    return Chart(frame, spec)
 
 
-
-def spread(arrivals: list[Arrival], zone: ZoneInfo) -> alt.Chart:
+def spread(arrivals: list[Arrival], zone: ZoneInfo) -> Chart:
     """Sources reached over time: a step line of the count, a point per source at its first post, coloured by platform."""
     ordered = sorted(arrivals, key=lambda a: a.first_at)
     frame = pd.DataFrame(
@@ -81,10 +110,27 @@ def spread(arrivals: list[Arrival], zone: ZoneInfo) -> alt.Chart:
             "posts": [a.posts for a in ordered],
         }
     )
-    base = alt.Chart(frame).encode(x=alt.X("time:T", title=None), y=alt.Y("sources:Q", title="sources reached"))
-    line = base.mark_line(interpolate="step-after")
-    points = base.mark_circle(size=90).encode(
-        color=alt.Color("platform:N", legend=alt.Legend(orient="bottom", title=None)),
-        tooltip=["source:N", "platform:N", alt.Tooltip("time:T", title="first post", format="%Y-%m-%d %H:%M"), "posts:Q"],
-    )
-    return (line + points).properties(height=240)
+    spec = {
+        "height": 240,
+        "encoding": {"x": _field("time", "temporal", title=None), "y": _field("sources", "quantitative", title="sources reached")},
+        "layer": [
+            {"mark": {"type": "line", "interpolate": "step-after"}},
+            {
+                "mark": {"type": "circle", "size": 90},
+                "encoding": {
+                    "color": {**_field("platform", "nominal"), "legend": {"orient": "bottom", "title": None}},
+                    "tooltip": [
+                        _field("source", "nominal"),
+                        _field("platform", "nominal"),
+                        _field("time", "temporal", title="first post", format="%Y-%m-%d %H:%M"),
+                        _field("posts", "quantitative"),
+                    ],
+                },
+            },
+        ],
+    }
+    return Chart(frame, spec)
+
+
+def draw(chart: Chart, key: str | None = None) -> None:
+    st.vega_lite_chart(chart.data, chart.spec, width="stretch", key=key)

@@ -33,7 +33,7 @@ def counts_table(title: str, counts: dict[str, int], column: st.delta_generator.
 
 def spread(arrivals: list[Arrival], key: str) -> None:
     st.markdown("**Where it started and how it spread**")
-    st.altair_chart(charts.spread(arrivals, vigie.zone), width="stretch", key=f"spread-{key}")
+    charts.draw(charts.spread(arrivals, vigie.zone), key=f"spread-{key}")
     st.dataframe(
         pd.DataFrame(
             {

@@ -56,7 +56,7 @@ utc_days = ", days in UTC" if interval == "day" else ""
 st.caption(f"{view.total:,} posts · {len(view.spikes)} spike(s) · in red: {marks} · times in {md(vigie.zone.key)}{utc_days}")
 
 if view.timeline:
-    st.altair_chart(charts.timeline(view.timeline, view.spikes, vigie.zone, interval), width="stretch")
+    charts.draw(charts.timeline(view.timeline, view.spikes, vigie.zone, interval))
 else:
     st.info("No post in this period.")
     st.stop()
@@ -82,7 +82,7 @@ for index, field in enumerate(TOP_TITLES):
 with columns[len(TOP_TITLES) % 3]:
     st.markdown("**Languages**")
     if view.top["language"]:
-        st.altair_chart(charts.share(view.top["language"], "language"), width="stretch")
+        charts.draw(charts.share(view.top["language"], "language"))
 
 def origin(query: PostQuery, key: str) -> None:
     """The earliest post of the period and each source's first post, as a chart and a table."""
@@ -90,7 +90,7 @@ def origin(query: PostQuery, key: str) -> None:
     if found.first is None:
         return
     st.caption(md(found.summary(vigie.zone)))
-    st.altair_chart(charts.spread(found.sources, vigie.zone), width="stretch", key=f"spread-{key}")
+    charts.draw(charts.spread(found.sources, vigie.zone), key=f"spread-{key}")
     st.dataframe(
         pd.DataFrame(
             {

@@ -30,7 +30,7 @@ crawl.metric("Sources needing a look", f"{len(failing)} of {len(health)}")
 
 st.subheader("Volume by platform")
 if data.volume:
-    st.altair_chart(charts.volume(data.volume, vigie.zone, queries.interval_for(since, until)), width="stretch")
+    charts.draw(charts.volume(data.volume, vigie.zone, queries.interval_for(since, until)))
 else:
     st.info("No posts in this period.")
 
