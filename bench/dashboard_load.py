@@ -7,8 +7,10 @@ beside the dashboard: a crawl run recorded for every source and the alert cycle'
 The config names the corpus's sources and narratives. `vigie dashboard` serves the store on loopback, and a separate
 process upserts fresh corpus posts in batches of 500 for the whole run; its rate alone, measured first, is the
 baseline. At each level the sessions open the dashboard together (timed apart, allowed 2 minutes), then, once all
-are open, loop for `--seconds` over eight steps: Narrative; its period set to 30 days; Search; a search for a word of
-its own; Alerts; the acknowledged ones; Sources; Overview.
+are open, loop for `--seconds` over eight steps in five visits: Narrative, then its period set to 30 days; Search,
+then a search for a word of its own; Alerts, then the acknowledged ones; Sources; Overview. Session N starts at
+visit N, as analysts spread over the pages (`--lockstep`: all start at the Narrative, and the heaviest page is asked
+for ten times at once on every round, the worst case).
 Each step is timed twice. Drawn: from the click (or keystroke) to the moment the script run it started has finished
 and Streamlit has drawn the page (no running indicator, no loading placeholder). Answered: on the session's
 websocket, from the browser's request for the run to the server's message that the run finished (its last element
@@ -27,7 +29,7 @@ waiting for the dashboard's reads), and the load average; then, for the last lev
 answered p95 < 2 s at 10 sessions on 2 cores, no error page, ingest at least half.
 
 Needs Debian's chromium (`python tests/browser_setup.py` installs it as root).
-Run: `.venv/bin/python bench/dashboard_load.py [--size 1000000] [--levels 1 5 10] [--seconds 60] [--browser-nice 19]`.
+Run: `.venv/bin/python bench/dashboard_load.py [--size 1000000] [--levels 1 5 10] [--seconds 60] [--lockstep] [--browser-nice 19]`.
 """
 
 from __future__ import annotations
@@ -289,17 +291,21 @@ class Session:
         await words.fill(self.word)
         await words.press("Enter")
 
-    async def loop(self, until: float) -> None:
+    async def loop(self, until: float, first: int = 0) -> None:
+        """The eight steps, in five visits (a page and its filter go together), from visit `first` on."""
         page = self.page
+        visits = [
+            [("narrative", self.nav("Narrative"), "Narrative"), ("narrative, 30 days", lambda: self.choose("Period", "Last 30 days"), "Narrative")],
+            [("search", self.nav("Search"), "Search"), ("search, words", self.search, "Search")],
+            [("alerts", self.nav("Alerts"), "Alerts"), ("alerts, acknowledged", lambda: page.get_by_role("radio", name="Acknowledged", exact=True).click(), "Alerts")],
+            [("sources", self.nav("Sources"), "Sources")],
+            [("overview", self.nav("Overview"), "Overview")],
+        ]
+        visit = first
         while time.perf_counter() < until:
-            await self.step("narrative", self.nav("Narrative"), "Narrative")
-            await self.step("narrative, 30 days", lambda: self.choose("Period", "Last 30 days"), "Narrative")
-            await self.step("search", self.nav("Search"), "Search")
-            await self.step("search, words", self.search, "Search")
-            await self.step("alerts", self.nav("Alerts"), "Alerts")
-            await self.step("alerts, acknowledged", lambda: page.get_by_role("radio", name="Acknowledged", exact=True).click(), "Alerts")
-            await self.step("sources", self.nav("Sources"), "Sources")
-            await self.step("overview", self.nav("Overview"), "Overview")
+            for name, action, heading in visits[visit % len(visits)]:
+                await self.step(name, action, heading)
+            visit += 1
 
 
 async def open_session(browser: Any, base: str, word: str, run: LevelRun) -> Session | None:
@@ -332,7 +338,7 @@ class LevelRun:
     """CPU seconds of the server and of Chromium, while the sessions opened and while they stepped."""
 
 
-async def load(base: str, sessions: int, seconds: float, server: int, browser_nice: int) -> LevelRun:
+async def load(base: str, sessions: int, seconds: float, server: int, browser_nice: int, lockstep: bool) -> LevelRun:
     """One level. The sessions open together; the `seconds` of steps start once they all have (opening the app is
     the browser's heaviest work, and analysts do it once a day)."""
     from playwright.async_api import async_playwright
@@ -347,7 +353,7 @@ async def load(base: str, sessions: int, seconds: float, server: int, browser_ni
                 lower_renderers(browser_nice)
             server_opened, browser_opened = cpu_seconds(server), browser_cpu()
             until = time.perf_counter() + seconds
-            await asyncio.gather(*(analyst.loop(until) for analyst in opened if analyst is not None))
+            await asyncio.gather(*(analyst.loop(until, 0 if lockstep else index) for index, analyst in enumerate(opened) if analyst is not None))
             run.cpu = {
                 "server, open": server_opened - server_cpu,
                 "browser, open": browser_opened - browser_start,
@@ -392,6 +398,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--lockstep", action="store_true", help="every session starts at the Narrative page, so all make the same visit at once (the worst case); by default session N starts at visit N")
     parser.add_argument("--browser-nice", type=int, default=19, help="niceness of Chromium's renderers once the sessions are open (0: they compete with the server) [default: 19]")
     args = parser.parse_args()
     if not CHROMIUM.exists():
@@ -413,7 +420,7 @@ def main() -> int:
         alone, alone_per_cpu = (written.value - before) / (time.perf_counter() - started), (written.value - before) / (cpu_seconds(writer.pid) - writer_cpu)
         print(
             f"\n{stored:,} posts (the writer of earlier runs added to the {args.size:,} built); writer alone: {alone:,.0f} posts/s, {alone_per_cpu:,.0f} per CPU-second "
-            f"(batches of {WRITE_BATCH}); {args.seconds:g} s per level; renderers at niceness {args.browser_nice}; load average {os.getloadavg()[0]:.1f}"
+            f"(batches of {WRITE_BATCH}); {args.seconds:g} s per level; renderers at niceness {args.browser_nice}; {'lockstep' if args.lockstep else 'staggered'} visits; load average {os.getloadavg()[0]:.1f}"
         )
         print(f"  {'':>8}{'':>7}{'answered':>16}{'drawn':>24}")
         print(
@@ -422,7 +429,7 @@ def main() -> int:
         )
         for sessions in args.levels:
             before, started, writer_cpu = written.value, time.perf_counter(), cpu_seconds(writer.pid)
-            run = asyncio.run(load(base, sessions, args.seconds, server.pid, args.browser_nice))
+            run = asyncio.run(load(base, sessions, args.seconds, server.pid, args.browser_nice, args.lockstep))
             rate = (written.value - before) / (time.perf_counter() - started)
             per_cpu = (written.value - before) / (cpu_seconds(writer.pid) - writer_cpu)
             drawn = [t for name, values in run.times.items() if name != "open" for t in values]
