@@ -186,15 +186,18 @@ def test_upserts_go_to_the_monthly_index_of_published_at_and_count_new_and_updat
         first = store.upsert_posts([may, june])
         second = store.upsert_posts([post("1", likes=9), post("2")])
         assert (first.new, first.updated, second.new, second.updated) == (2, 0, 1, 1)
-        actions = [action["update"] for request in cluster.bulks() for action, _ in request]
-        assert [(a["_index"], a["_id"]) for a in actions] == [
-            ("vigie-posts-2024.05", "feed:1"),
-            ("vigie-posts-2024.06", "feed:june"),
-            ("vigie-posts-2024.05", "feed:1"),
-            ("vigie-posts-2024.05", "feed:2"),
+        actions = [(operation, meta["_index"], meta["_id"]) for request in cluster.bulks() for action, _ in request for operation, meta in action.items()]
+        assert actions == [
+            ("create", "vigie-posts-2024.05", "feed:1"),
+            ("create", "vigie-posts-2024.06", "feed:june"),
+            ("create", "vigie-posts-2024.05", "feed:1"),
+            ("create", "vigie-posts-2024.05", "feed:2"),
+            ("update", "vigie-posts-2024.05", "feed:1"),  # the 409 of the post already stored, as a scripted upsert
         ]
-        body = cluster.bulks()[0][0][1]
-        assert body["scripted_upsert"] is True and body["script"]["params"]["doc"] == bodies.post_document(may)
+        created = cluster.bulks()[0][0][1]
+        assert created["first_seen_at"] and created == {**bodies.post_document(may), "first_seen_at": created["first_seen_at"]}
+        upsert = cluster.bulks()[-1][0][1]
+        assert upsert["scripted_upsert"] is True and upsert["script"]["params"]["doc"]["engagement"]["likes"] == 9
         refreshed = [r.path for r in cluster.requests if r.path.endswith("/_refresh")]
         assert refreshed == ["/vigie-posts-2024.05,vigie-posts-2024.06/_refresh", "/vigie-posts-2024.05/_refresh"]
         assert cluster.aliases["vigie-posts-2024.06"] == {"vigie-posts"}
@@ -237,9 +240,16 @@ def test_concurrent_lanes_keep_the_versions_of_a_post_in_order(tmp_path: Path) -
         versions = [post(str(n % 4), likes=n) for n in range(12)]
         result = store.upsert_posts(versions)
         assert (result.new, result.updated) == (4, 8)
-        sent = [(action["update"]["_id"], body["script"]["params"]["doc"]["engagement"]["likes"]) for request in cluster.bulks() for action, body in request]
+        sent = [
+            (operation, meta["_id"], (body if operation == "create" else body["script"]["params"]["doc"])["engagement"]["likes"])
+            for request in cluster.bulks()
+            for action, body in request
+            for operation, meta in action.items()
+        ]
         for native in range(4):
-            assert [likes for post_id, likes in sent if post_id == f"feed:{native}"] == [n for n in range(12) if n % 4 == native]
+            versions = [n for n in range(12) if n % 4 == native]
+            assert [likes for operation, post_id, likes in sent if post_id == f"feed:{native}" and operation == "create"] == versions
+            assert [likes for operation, post_id, likes in sent if post_id == f"feed:{native}" and operation == "update"] == versions[1:]
         assert {doc_id: doc["engagement"]["likes"] for doc_id, doc in cluster.stored().items()} == {f"feed:{n}": 8 + n for n in range(4)}
 
 

@@ -129,7 +129,8 @@ class FakeElasticsearch:
         return requests
 
     def bulk_ids(self) -> list[str]:
-        return [action["update"]["_id"] for request in self.bulks() for action, _ in request]
+        """The ids of the posts sent, once each time a post was sent (its `create`, not the upsert after a 409)."""
+        return [action["create"]["_id"] for request in self.bulks() for action, _ in request if "create" in action]
 
     def stored(self) -> dict[str, dict[str, Any]]:
         return {doc_id: doc for index in self.docs.values() for doc_id, doc in index.items()}
@@ -214,21 +215,29 @@ class FakeElasticsearch:
             self.down_after_bulks -= 1
         lines = [json.loads(line) for line in body.splitlines() if line.strip()]
         items = []
-        for action, update in zip(lines[::2], lines[1::2], strict=True):
-            meta = action["update"]
+        for action, source in zip(lines[::2], lines[1::2], strict=True):
+            ((operation, meta),) = action.items()
             index, doc_id = meta["_index"], meta["_id"]
             base = {"_index": index, "_id": doc_id}
             if doc_id in self.reject:
                 status, error = self.reject[doc_id]
-                items.append({"update": {**base, "status": status, "error": error}})
+                items.append({operation: {**base, "status": status, "error": error}})
             elif self.busy.get(doc_id, 0) > 0:
                 self.busy[doc_id] -= 1
-                items.append({"update": {**base, "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}})
+                items.append({operation: {**base, "status": 429, "error": {"type": "es_rejected_execution_exception", "reason": "rejected execution"}}})
             else:
                 if index not in self.docs:
                     self._create(index)
-                items.append({"update": {**base, **self._upsert(index, doc_id, update)}})
-        return 200, {"took": 1, "errors": any("error" in item["update"] for item in items), "items": items}
+                written = self._upsert(index, doc_id, source) if operation == "update" else self._create_doc(index, doc_id, source)
+                items.append({operation: {**base, **written}})
+        return 200, {"took": 1, "errors": any("error" in item for entry in items for item in entry.values()), "items": items}
+
+    def _create_doc(self, index: str, doc_id: str, source: dict[str, Any]) -> dict[str, Any]:
+        """A `create`: refused with 409 when the document exists (in any monthly index, as ids are unique)."""
+        if doc_id in self.stored():
+            return {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": f"[{doc_id}]: version conflict, document already exists"}}
+        self.docs[index][doc_id] = source
+        return {"status": 201, "result": "created"}
 
     def _upsert(self, index: str, doc_id: str, update: dict[str, Any]) -> dict[str, Any]:
         """What the painless upsert script does: take the fresh document, keep first_seen_at."""
