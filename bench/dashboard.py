@@ -17,6 +17,7 @@ Run: `.venv/bin/python bench/dashboard.py [--sizes 100000 1000000] [--repeat 3] 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -31,9 +32,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not bench/: this file's name would hide the `dashboard` package
 
-os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")  # outside `streamlit run`, every cached call warns that there is no runtime
-
 import streamlit as st  # noqa: E402
+
+# Outside `streamlit run` every cached call warns that there is no runtime (the cache then lives in this process).
+logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(lambda record: not record.getMessage().startswith("No runtime found"))
 
 from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402

@@ -666,7 +666,7 @@ class SearchEngineStore(Store):
                     )
                 )
             after = aggregation.get("after_key")
-            if not after or len(aggregation.get("buckets", [])) < bodies.BUCKET_PAGE:
+            if not after or len(aggregation.get("buckets", [])) < bodies.bucket_page(distinct):
                 return counts
 
     def top_terms(self, query: PostQuery, field: TopField, limit: int = 10) -> list[TermCount]:

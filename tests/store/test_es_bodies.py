@@ -273,6 +273,14 @@ def test_bucket_counts_are_a_composite_of_date_histogram_and_terms(group_by: str
     assert after["after"] == {"start": 0} and after["sources"][0]["start"]["date_histogram"]["calendar_interval"] == "1d"
 
 
+def test_posts_only_buckets_ask_for_no_distinct_counts_and_fewer_pages() -> None:
+    counted = bodies.buckets_body(PostQuery(), "hour", "narrative")["aggs"]["buckets"]
+    posts_only = bodies.buckets_body(PostQuery(), "hour", "narrative", distinct=False)["aggs"]["buckets"]
+    assert "aggs" in counted and "aggs" not in posts_only
+    assert (counted["composite"]["size"], posts_only["composite"]["size"]) == (bodies.BUCKET_PAGE, bodies.COUNT_PAGE)
+    assert bodies.COUNT_PAGE > bodies.BUCKET_PAGE and bodies.COUNT_PAGE < 65_535, "under the engines' default search.max_buckets"
+
+
 @pytest.mark.parametrize("field", get_args(TopField))
 def test_top_lists_count_an_indexed_keyword_field(field: str) -> None:
     body = bodies.top_terms_body(PostQuery(), field, 7)  # type: ignore[arg-type]
