@@ -57,6 +57,7 @@ import yaml  # noqa: E402
 
 from alerts.trends import TrendCache  # noqa: E402
 from bench.corpus import NARRATIVES, generate_posts  # noqa: E402
+from bench.processes import children, cmdline, descendants  # noqa: E402
 from store.base import PostQuery  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
@@ -183,23 +184,8 @@ def cpu_seconds(pid: int, *, reaped: bool = False) -> float:
 
 def chromium_processes() -> dict[int, str]:
     """The Chromium processes under this one (Playwright's driver starts them) and their command lines."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
-        except (OSError, ValueError):
-            continue
-    found, pending = {}, [os.getpid()]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            pending.append(child)
-            try:
-                command = Path(f"/proc/{child}/cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if "chromium" in command:
-                found[child] = command
-    return found
+    found = {pid: cmdline(pid) for pid in descendants(children(), os.getpid())}
+    return {pid: command for pid, command in found.items() if "chromium" in command}
 
 
 def browser_cpu() -> float:

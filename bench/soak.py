@@ -47,6 +47,7 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import children, cmdline, descendants  # noqa: E402
 from scheduler.demo import DEMO_DATA, NARRATIVE, TELEGRAM_TITLE, Story, demo_settings, demo_sources, recorded_templates, recorded_texts, surge_texts  # noqa: E402
 from scheduler.demo_replay import DemoItem, ReplayTimeline, serving  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
@@ -114,34 +115,6 @@ class Inbox:
         with self._lock:
             self.received += 1
         return "250 OK"
-
-
-def children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(parent, []).append(int(entry))
-    return tree
-
-
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def descendants(tree: dict[int, list[int]], pid: int) -> list[int]:
-    found, stack = [], list(tree.get(pid, []))
-    while stack:
-        child = stack.pop()
-        found.append(child)
-        stack.extend(tree.get(child, []))
-    return found
 
 
 def usage_by_kind(service: int) -> dict[str, Usage]:

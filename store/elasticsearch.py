@@ -472,7 +472,7 @@ class SearchEngineStore(Store):
         for start in range(0, len(actions), self.settings.batch_size):
             chunk = actions[start : start + self.settings.batch_size]
             answers, failure = self._bulk(chunk)
-            known = [i for i, item in enumerate(answers) if item is not None and item.get("status") == 409 and chunk[i]["_op_type"] == "create"]
+            known = [i for i, item in enumerate(answers) if item is not None and item.get("status") == 409]  # already stored
             if known and failure is None:
                 upserts = [bodies.post_upsert_action(chunk[i]["_index"], chunk[i]["_source"], chunk[i]["_source"]["first_seen_at"]) for i in known]
                 again, failure = self._bulk(upserts)
