@@ -17,7 +17,6 @@ Run: `.venv/bin/python bench/dashboard.py [--sizes 100000 1000000] [--repeat 3] 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -31,11 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # not bench/: this file's name would hide the `dashboard` package
-
-import streamlit as st  # noqa: E402
-
-# Outside `streamlit run` every cached call warns that there is no runtime (the cache then lives in this process).
-logging.getLogger("streamlit.runtime.caching.cache_data_api").addFilter(lambda record: not record.getMessage().startswith("No runtime found"))
 
 from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402
@@ -205,7 +199,7 @@ def naive_volume(store: Store) -> None:
 def timed(call: Callable[[], object], repeat: int) -> list[float]:
     times = []
     for _ in range(repeat):
-        st.cache_data.clear()
+        queries.cache.forget()
         started = time.perf_counter()
         call()
         times.append(time.perf_counter() - started)

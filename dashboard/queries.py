@@ -1,11 +1,12 @@
 """Everything the pages read, as cached calls on the `Store` interface: counts and aggregates, never all posts.
 
-Each function takes the store as `_store` (Streamlit leaves underscore arguments out of the cache key) and the
-store's identity as `store_key`, so two stores never share cached results. An answer is shared by every session
-(it depends on its arguments only: nothing here is the analyst's own) for `CACHE_TTL` (`dashboard.cache_ttl`); past
-it, the next visit gets the kept answer at once while one background thread asks the store again, and an answer
-older than twice the TTL is never shown. So ten analysts on the same page cost one query, a page never waits for an
-expired aggregate, and new posts appear within two TTLs (a minute by default). `actions.py` clears what it changes.
+Each function takes the store as `_store` (the cache leaves underscore arguments out of its key) and the store's
+identity as `store_key`, so two stores never share cached results. An answer is shared by every session (it depends
+on its arguments only: nothing here is the analyst's own) for `CACHE_TTL` (`dashboard.cache_ttl`), or longer for an
+answer that was long to compute (`dashboard/cache.py`); past it, the next visit gets the kept answer at once while one
+background thread asks the store again, and an answer older than twice that is never shown. So ten analysts on the
+same page cost one query, a page rarely waits for an expired aggregate, and new posts appear within two TTLs (a
+minute by default) on every count that takes less than half a second. `actions.py` clears what it changes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import streamlit as st
-
 from alerts.rules import CANDIDATES, AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
 from alerts.spikes import DAY, HOUR, Series, SpikeParams, assess, dense_series, fit_baseline, scan
 from alerts.origin import Origin, load_origin
 from alerts.trends import TrendCache, floor
+from dashboard.cache import SharedCache
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
 from vigie.config import Config, parse_duration
@@ -38,7 +38,7 @@ TRENDING = 10
 NARRATIVE_TOP = 10
 SOURCE_RATE_DAYS = 7
 
-cache = st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=512, refresh_mode="background")
+cache = SharedCache(CACHE_TTL.total_seconds())
 
 
 @dataclass(frozen=True)

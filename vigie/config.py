@@ -326,7 +326,7 @@ class DashboardSettings(_Section):
     public_url: str = Field("http://127.0.0.1:8501", description="Base of the links in alert emails.")
     password_hash: str | None = Field(None, description="scrypt hash from `vigie dashboard hash-password`; VIGIE_DASHBOARD_PASSWORD (plain) or VIGIE_DASHBOARD_PASSWORD_HASH override it.")
     trust_proxy_auth: bool = Field(False, description="Behind a reverse proxy that authenticates users: serve any address without a password (see docs/dashboard.md).")
-    cache_ttl: Duration = Field(timedelta(seconds=30), description="Pages share each query's answer for this long; then the next visit gets it at once while it is asked again in the background, and no answer older than twice this is shown.")
+    cache_ttl: Duration = Field(timedelta(seconds=30), description="Pages share each query's answer for this long, or for 60 times what computing it took when longer; then the next visit gets it at once while it is asked again in the background, and no answer older than twice that is shown.")
 
     @field_validator("timezone")
     @classmethod

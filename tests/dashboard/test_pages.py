@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import download, queries
@@ -405,7 +404,7 @@ def test_overview_reads_the_alert_cycles_trend_series(app: AppTest, seeded: Seed
         trends.refresh(store, seeded.now, keep_from=seeded.now - timedelta(days=17), lateness=timedelta(hours=3))
         trends.save()
     monkeypatch.setattr(queries, "_store_trend_counts", lambda *args: pytest.fail("counted from the store, not read from the trend cache"))
-    st.cache_data.clear()
+    queries.cache.forget()
     app.run()
     assert path.exists() and not app.exception
     from_cache = [frame.value for frame in app.dataframe[:2]]
