@@ -2,7 +2,7 @@
 dashboard's pages and filters while a writer ingests posts into the same embedded store, as a crawl does.
 
 The store holds `--size` corpus posts (`bench/corpus.py`: the recorded fixtures' texts, ~200 sources, 60 days up to
-the build; built once under `bench/out/load-<size>/` and reused). Each run first does what `vigie up` keeps doing
+the build; built once under `bench/out/load-<size>/`, and each run starts from a copy of it). Each run first does what `vigie up` keeps doing
 beside the dashboard: a crawl run recorded for every source and the alert cycle's trend series brought up to date.
 The config names the corpus's sources and narratives. `vigie dashboard` serves the store on loopback, and a separate
 process upserts fresh corpus posts in batches of 500 for the whole run; its rate alone, measured first, is the
@@ -10,7 +10,9 @@ baseline. At each level the sessions open the dashboard together (timed apart, a
 are open, loop for `--seconds` over eight steps in five visits: Narrative, then its period set to 30 days; Search,
 then a search for a word of its own; Alerts, then the acknowledged ones; Sources; Overview. Session N starts at
 visit N, as analysts spread over the pages (`--lockstep`: all start at the Narrative, and the heaviest page is asked
-for ten times at once on every round, the worst case).
+for ten times at once on every round, the worst case). By default a session clicks again as soon as a step is drawn,
+the load of ten analysts who never read a page; `--think S` has each wait between 0.5 S and 1.5 S after a step,
+as analysts reading the page before the next click.
 Each step is timed twice. Drawn: from the click (or keystroke) to the moment the script run it started has finished
 and Streamlit has drawn the page (no running indicator, no loading placeholder). Answered: on the session's
 websocket, from the browser's request for the run to the server's message that the run finished (its last element
@@ -29,7 +31,7 @@ waiting for the dashboard's reads), and the load average; then, for the last lev
 answered p95 < 2 s at 10 sessions on 2 cores, no error page, ingest at least half.
 
 Needs Debian's chromium (`python tests/browser_setup.py` installs it as root).
-Run: `.venv/bin/python bench/dashboard_load.py [--size 1000000] [--levels 1 5 10] [--seconds 60] [--lockstep] [--browser-nice 19]`.
+Run: `.venv/bin/python bench/dashboard_load.py [--size 1000000] [--levels 1 5 10] [--seconds 60] [--lockstep] [--think 0] [--browser-nice 19]`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import random
+import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -93,30 +98,33 @@ TARGET_P95 = 2.0
 
 
 def build(data_dir: Path, size: int) -> Path:
-    """`size` corpus posts ending now and a few alerts, in `data_dir/vigie.db` (kept: later runs reuse it)."""
-    database = data_dir / "vigie.db"
-    if database.exists():
-        return database
-    data_dir.mkdir(parents=True, exist_ok=True)
-    partial = data_dir / "building.db"
-    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
-        leftover.unlink(missing_ok=True)
-    started = time.perf_counter()
-    now = utcnow()
-    with SQLiteStore(partial) as store:
-        posts = generate_posts(size, end=now)
-        while batch := list(islice(posts, 2000)):
-            store.upsert_posts(batch)
-        sample = [post.id for post in store.search(PostQuery(limit=5)).posts]
-        for index in range(30):
-            opened = now - timedelta(hours=index * 5)
-            evidence = {"top_sources": [{"value": "telegram-src000", "count": 12}], "sample_post_ids": sample}
-            state = ("open", "acknowledged", "resolved")[index % 3]
-            store.save_alert(Alert(id=f"load-{index}", rule_id="spikes", kind="spike", subject_type="narrative", subject=list(NARRATIVES)[index % len(NARRATIVES)], state=state, opened_at=opened, updated_at=opened, count=40, baseline=8.0, ratio=5.0, score=9.0, evidence=evidence))
-    for suffix in ("", "-wal", "-shm"):
-        if Path(f"{partial}{suffix}").exists():
-            Path(f"{partial}{suffix}").rename(f"{database}{suffix}")
-    print(f"built {size:,} posts in {time.perf_counter() - started:.0f} s ({database})", file=sys.stderr)
+    """`size` corpus posts ending now and a few alerts, in `data_dir/built.db` (built once), copied to `vigie.db` for
+    this run: each run starts from `size` posts, whatever the writer of the runs before added."""
+    built, database = data_dir / "built.db", data_dir / "vigie.db"
+    if not built.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        partial = data_dir / "building.db"
+        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            leftover.unlink(missing_ok=True)
+        started = time.perf_counter()
+        now = utcnow()
+        with SQLiteStore(partial) as store:
+            posts = generate_posts(size, end=now)
+            while batch := list(islice(posts, 2000)):
+                store.upsert_posts(batch)
+            sample = [post.id for post in store.search(PostQuery(limit=5)).posts]
+            for index in range(30):
+                opened = now - timedelta(hours=index * 5)
+                evidence = {"top_sources": [{"value": "telegram-src000", "count": 12}], "sample_post_ids": sample}
+                state = ("open", "acknowledged", "resolved")[index % 3]
+                store.save_alert(Alert(id=f"load-{index}", rule_id="spikes", kind="spike", subject_type="narrative", subject=list(NARRATIVES)[index % len(NARRATIVES)], state=state, opened_at=opened, updated_at=opened, count=40, baseline=8.0, ratio=5.0, score=9.0, evidence=evidence))
+        with sqlite3.connect(partial) as connection:
+            connection.execute("PRAGMA journal_mode=DELETE")  # the WAL folded in: one file to copy
+        partial.rename(built)
+        print(f"built {size:,} posts in {time.perf_counter() - started:.0f} s ({built})", file=sys.stderr)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(built, database)
     return database
 
 
@@ -243,8 +251,9 @@ class Wire:
 class Session:
     """One analyst: a browser context on the dashboard, its steps timed by name (drawn, and answered on the wire)."""
 
-    def __init__(self, page: Any, wire: Wire, word: str, run: LevelRun) -> None:
-        self.page, self.wire, self.word, self.run = page, wire, word, run
+    def __init__(self, page: Any, wire: Wire, word: str, run: LevelRun, think: float = 0.0) -> None:
+        self.page, self.wire, self.word, self.run, self.think = page, wire, word, run, think
+        self.pace = random.Random(word)
 
     async def step(self, name: str, action: Callable[[], Awaitable[Any]], heading: str) -> None:
         page = self.page
@@ -291,10 +300,12 @@ class Session:
         while time.perf_counter() < until:
             for name, action, heading in visits[visit % len(visits)]:
                 await self.step(name, action, heading)
+                if self.think:
+                    await asyncio.sleep(self.pace.uniform(0.5, 1.5) * self.think)
             visit += 1
 
 
-async def open_session(browser: Any, base: str, word: str, run: LevelRun) -> Session | None:
+async def open_session(browser: Any, base: str, word: str, run: LevelRun, think: float) -> Session | None:
     """An analyst opening the dashboard: a new browser context on its default page (the Overview)."""
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
@@ -310,7 +321,7 @@ async def open_session(browser: Any, base: str, word: str, run: LevelRun) -> Ses
         return None
     run.times.setdefault("open", []).append(time.perf_counter() - started)
     await page.evaluate(RUNS)
-    return Session(page, wire, word, run)
+    return Session(page, wire, word, run, think)
 
 
 @dataclass
@@ -324,7 +335,7 @@ class LevelRun:
     """CPU seconds of the server and of Chromium, while the sessions opened and while they stepped."""
 
 
-async def load(base: str, sessions: int, seconds: float, server: int, browser_nice: int, lockstep: bool) -> LevelRun:
+async def load(base: str, sessions: int, seconds: float, server: int, browser_nice: int, lockstep: bool, think: float) -> LevelRun:
     """One level. The sessions open together; the `seconds` of steps start once they all have (opening the app is
     the browser's heaviest work, and analysts do it once a day)."""
     from playwright.async_api import async_playwright
@@ -334,7 +345,7 @@ async def load(base: str, sessions: int, seconds: float, server: int, browser_ni
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             server_cpu, browser_start = cpu_seconds(server), browser_cpu()
-            opened = await asyncio.gather(*(open_session(browser, base, WORDS[index % len(WORDS)], run) for index in range(sessions)))
+            opened = await asyncio.gather(*(open_session(browser, base, WORDS[index % len(WORDS)], run, think) for index in range(sessions)))
             if browser_nice:
                 lower_renderers(browser_nice)
             server_opened, browser_opened = cpu_seconds(server), browser_cpu()
@@ -385,6 +396,7 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--lockstep", action="store_true", help="every session starts at the Narrative page, so all make the same visit at once (the worst case); by default session N starts at visit N")
+    parser.add_argument("--think", type=float, default=0.0, help="seconds a session reads a page before its next click, on average (0.5 to 1.5 times this) [default: 0, no reading]")
     parser.add_argument("--browser-nice", type=int, default=19, help="niceness of Chromium's renderers once the sessions are open (0: they compete with the server) [default: 19]")
     args = parser.parse_args()
     if not CHROMIUM.exists():
@@ -405,8 +417,8 @@ def main() -> int:
         time.sleep(min(20.0, args.seconds))
         alone, alone_per_cpu = (written.value - before) / (time.perf_counter() - started), (written.value - before) / (cpu_seconds(writer.pid) - writer_cpu)
         print(
-            f"\n{stored:,} posts (the writer of earlier runs added to the {args.size:,} built); writer alone: {alone:,.0f} posts/s, {alone_per_cpu:,.0f} per CPU-second "
-            f"(batches of {WRITE_BATCH}); {args.seconds:g} s per level; renderers at niceness {args.browser_nice}; {'lockstep' if args.lockstep else 'staggered'} visits; load average {os.getloadavg()[0]:.1f}"
+            f"\n{stored:,} posts; writer alone: {alone:,.0f} posts/s, {alone_per_cpu:,.0f} per CPU-second "
+            f"(batches of {WRITE_BATCH}); {args.seconds:g} s per level; renderers at niceness {args.browser_nice}; {'lockstep' if args.lockstep else 'staggered'} visits; {f'{args.think:g} s' if args.think else 'no'} reading between steps; load average {os.getloadavg()[0]:.1f}"
         )
         print(f"  {'':>8}{'':>7}{'answered':>16}{'drawn':>24}")
         print(
@@ -415,7 +427,7 @@ def main() -> int:
         )
         for sessions in args.levels:
             before, started, writer_cpu = written.value, time.perf_counter(), cpu_seconds(writer.pid)
-            run = asyncio.run(load(base, sessions, args.seconds, server.pid, args.browser_nice, args.lockstep))
+            run = asyncio.run(load(base, sessions, args.seconds, server.pid, args.browser_nice, args.lockstep, args.think))
             rate = (written.value - before) / (time.perf_counter() - started)
             per_cpu = (written.value - before) / (cpu_seconds(writer.pid) - writer_cpu)
             drawn = [t for name, values in run.times.items() if name != "open" for t in values]
