@@ -76,15 +76,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 DRAWN = "!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSkeleton\"]')"
 RUNS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
-    let last = app.getAttribute('data-test-script-state');
     window.vigieRuns = 0;
-    new MutationObserver(() => {
-        const state = app.getAttribute('data-test-script-state');
-        if (state === 'notRunning' && last !== 'notRunning') window.vigieRuns += 1;
-        last = state;
-    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+    new MutationObserver((records) => {
+        records.forEach((record, index) => {
+            const next = index + 1 < records.length ? records[index + 1].oldValue : app.getAttribute('data-test-script-state');
+            if (next === 'notRunning' && record.oldValue !== 'notRunning') window.vigieRuns += 1;
+        });
+    }).observe(app, {attributes: true, attributeOldValue: true, attributeFilter: ['data-test-script-state']});
 }"""
-"""Counts the script runs that finish, so a step waits for the run it started, not for the page as it was."""
+"""Counts the script runs that finish, so a step waits for the run it started, not for the page as it was. Every
+change of the run's state counts, not only the state when the observer is called: a renderer at low priority is
+called late, after the run it waits for has started and finished."""
+TWO_FRAMES = "() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))"
 WORDS = ("miracle", "vaccin", "apocalypse", "chemtrails", "souverain", "énergie", "heilung", "radiation", "rapture", "stage")
 """One search per session: sessions share some answers (the pages' aggregates) and not others (their searches)."""
 LATENESS = timedelta(hours=3)
@@ -241,6 +244,10 @@ class Wire:
             if message.WhichOneof("type") == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                 self.finished.append(time.perf_counter())
 
+    async def finished_since(self, since: float) -> None:
+        while self.answer_time(since) is None:
+            await asyncio.sleep(POLL_MS / 1000)
+
     def answer_time(self, since: float) -> float | None:
         """Seconds from the first run asked for after `since` to the first run finished after it."""
         asked = next((moment for moment in self.asked if moment >= since), None)
@@ -261,10 +268,11 @@ class Session:
         try:
             before = await page.evaluate("window.vigieRuns")
             await action()
-            await page.wait_for_function(f"window.vigieRuns > {before} && {DRAWN}", polling=POLL_MS, timeout=STEP_TIMEOUT)
+            await self.drawn(before, started)
             await page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=STEP_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - a step not drawn in time counts as an error page
-            self.run.errors.append(f"{name}: {type(exc).__name__}")
+            finished = "finished" if self.wire.answer_time(started) is not None else "not finished"
+            self.run.errors.append(f"{name}: {type(exc).__name__} (the run {finished} on the wire)")
             return
         if await page.locator('[data-testid="stException"]').count():
             self.run.errors.append(f"{name}: exception box")
@@ -273,6 +281,28 @@ class Session:
         answered = self.wire.answer_time(started)
         if answered is not None:
             self.run.answers.setdefault(name, []).append(answered)
+
+    async def drawn(self, before: int, started: float) -> None:
+        """Until the run the step started has finished and the page is drawn. The page counts the runs it saw end;
+        a renderer at low priority may take a whole run's messages at once and never show it running, so a run
+        finished on the wire also counts, once the page has drawn two frames since."""
+        counted = asyncio.ensure_future(self.page.wait_for_function(f"window.vigieRuns > {before} && {DRAWN}", polling=POLL_MS, timeout=STEP_TIMEOUT))
+        answered = asyncio.ensure_future(self.wire.finished_since(started))
+        try:
+            done, _ = await asyncio.wait({counted, answered}, timeout=STEP_TIMEOUT / 1000, return_when=asyncio.FIRST_COMPLETED)
+            if counted in done:
+                counted.result()
+            elif answered in done:
+                await self.page.evaluate(TWO_FRAMES)
+                await self.page.wait_for_function(DRAWN, polling=POLL_MS, timeout=STEP_TIMEOUT)
+            else:
+                raise TimeoutError("not drawn in time")
+        finally:
+            for waiting in (counted, answered):
+                if not waiting.done():
+                    waiting.cancel()
+                elif not waiting.cancelled():
+                    waiting.exception()  # retrieved: a late timeout of the losing wait is not an error
 
     def nav(self, title: str) -> Callable[[], Awaitable[Any]]:
         return lambda: self.page.locator('[data-testid="stSidebarNavLink"]').filter(has_text=title).first.click()
@@ -443,7 +473,7 @@ def main() -> int:
                 flush=True,
             )
             if run.errors:
-                print(f"    errors: {', '.join(sorted(set(run.errors))[:5])}")
+                print(f"    errors: {', '.join(sorted(set(run.errors))[:8])}")
             if sessions >= 10 and (percentile(answered, 0.95) > TARGET_P95 or run.errors or rate < alone / 2):
                 failures.append(f"{sessions} sessions: answered p95 {percentile(answered, 0.95):.2f}s, {len(run.errors)} errors, ingest {rate / alone:.2f}x")
         print(f"\n  per step at {args.levels[-1]} session(s), answered and drawn p50/p95:")
