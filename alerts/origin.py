@@ -78,7 +78,7 @@ def load_origin(store: Store, query: PostQuery) -> Origin:
 def _from_buckets(store: Store, query: PostQuery, group: Literal["source", "platform"], platform: str | None) -> list[Arrival]:
     first: dict[str, datetime] = {}
     posts: dict[str, int] = {}
-    for bucket in store.count_buckets(query, "hour", group):
+    for bucket in store.count_buckets(query, "hour", group, distinct=False):
         key = bucket.key or ""
         first[key] = min(first.get(key, bucket.start), bucket.start)
         posts[key] = posts.get(key, 0) + bucket.posts
