@@ -48,10 +48,17 @@ class Cached(Generic[P, R]):
         functools.update_wrapper(self, function)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._cache.get(self._key(args, kwargs), self, lambda: self._function(*args, **kwargs))
+
+    def prefetch(self, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Start computing the answer in the background unless it is kept: a page that asks for it after other slow
+        answers gets them computed side by side, then waits for this one instead of computing it again."""
+        self._cache.prefetch(self._key(args, kwargs), self, lambda: self._function(*args, **kwargs))
+
+    def _key(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Hashable, ...]:
         bound = self._signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        key = (self, *((name, _frozen(value)) for name, value in bound.arguments.items() if not name.startswith("_")))
-        return self._cache.get(key, self, lambda: self._function(*args, **kwargs))
+        return (self, *((name, _frozen(value)) for name, value in bound.arguments.items() if not name.startswith("_")))
 
     def clear(self) -> None:
         self._cache.forget(self)
@@ -81,11 +88,33 @@ class SharedCache:
             if age < 2 * entry.fresh_for:
                 self._refresh_later(key, owner, compute)
                 return entry.value
+        return self._fill(key, owner, compute)
+
+    def prefetch(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
+        entry = self._kept(key)
+        if entry is not None and self.clock() - entry.computed_at < 2 * entry.fresh_for:
+            return
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        self._refresher.submit(self._prefetch, key, owner, compute)
+
+    def _fill(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> Any:
         with self._compute_lock(key):
             entry = self._kept(key)  # another visit may have computed it while this one waited
             if entry is not None and self.clock() - entry.computed_at < 2 * entry.fresh_for:
                 return entry.value
             return self._compute(key, owner, compute)
+
+    def _prefetch(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
+        try:
+            self._fill(key, owner, compute)
+        except Exception as exc:  # noqa: BLE001 - the page's own call computes it again and shows the error
+            log.debug("prefetching %s failed: %s", owner.__name__, exc)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
 
     def forget(self, owner: Cached[Any, Any] | None = None) -> None:
         """Drop one function's answers (all of them without `owner`); computations under way are not kept."""

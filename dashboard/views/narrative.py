@@ -47,6 +47,7 @@ if not value:
     st.info("Pick a narrative, a watchlist term or a hashtag (the Overview lists those trending now).")
     st.stop()
 
+queries.origin.prefetch(vigie.store, vigie.store_key, queries.subject_query(kind, value, since, until))  # side by side with the subject's
 view = queries.subject(vigie.store, vigie.store_key, kind, value, since, until)
 title = labels.get(value, value) if kind == "narrative" else value
 st.subheader(md(title))

@@ -224,3 +224,41 @@ def test_the_least_recently_used_answers_go_first() -> None:
     square(1), square(2), square(1), square(3)
     assert (square(1), square(3)) == (1, 9) and calls == [1, 2, 3]
     assert square(2) == 4 and calls == [1, 2, 3, 2]
+
+
+def test_a_prefetched_answer_is_computed_in_the_background_once() -> None:
+    clock = Clock()
+    cache = SharedCache(30, clock=clock)
+    started, release, threads = threading.Event(), threading.Event(), []
+
+    @cache
+    def origin(subject: str) -> str:
+        threads.append(threading.current_thread().name)
+        started.set()
+        release.wait(5)
+        return f"first post of {subject}"
+
+    origin.prefetch("qanon")
+    assert started.wait(5)
+    origin.prefetch("qanon")  # under way: not asked twice
+    release.set()
+    assert origin("qanon") == "first post of qanon"  # waits for the background computation, does not compute again
+    origin.prefetch("qanon")  # kept: nothing to do
+    time.sleep(0.05)
+    assert len(threads) == 1 and threads[0].startswith("vigie-cache-refresh")
+
+
+def test_a_failed_prefetch_leaves_the_error_to_the_call() -> None:
+    cache = SharedCache(30)
+    calls = []
+
+    @cache
+    def broken() -> int:
+        calls.append(1)
+        raise OSError("store offline")
+
+    broken.prefetch()
+    assert settled(lambda: len(calls) == 1)
+    with pytest.raises(OSError, match="store offline"):
+        broken()
+    assert len(calls) == 2
