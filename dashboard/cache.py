@@ -86,24 +86,18 @@ class SharedCache:
             if age < entry.fresh_for:
                 return entry.value
             if age < 2 * entry.fresh_for:
-                self._refresh_later(key, owner, compute)
+                self._in_background(self._refresh, key, owner, compute)
                 return entry.value
         return self._fill(key, owner, compute)
 
     def prefetch(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
-        entry = self._kept(key)
-        if entry is not None and self.clock() - entry.computed_at < 2 * entry.fresh_for:
-            return
-        with self._lock:
-            if key in self._refreshing:
-                return
-            self._refreshing.add(key)
-        self._refresher.submit(self._prefetch, key, owner, compute)
+        if not self._shown(self._kept(key)):
+            self._in_background(self._prefetch, key, owner, compute)
 
     def _fill(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> Any:
         with self._compute_lock(key):
             entry = self._kept(key)  # another visit may have computed it while this one waited
-            if entry is not None and self.clock() - entry.computed_at < 2 * entry.fresh_for:
+            if entry is not None and self._shown(entry):
                 return entry.value
             return self._compute(key, owner, compute)
 
@@ -153,12 +147,17 @@ class SharedCache:
                     self._entries.popitem(last=False)
         return value
 
-    def _refresh_later(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
+    def _shown(self, entry: _Entry | None) -> bool:
+        """Whether a kept answer may still be shown (fresh, or stale within twice its freshness)."""
+        return entry is not None and self.clock() - entry.computed_at < 2 * entry.fresh_for
+
+    def _in_background(self, task: Callable[..., None], key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
+        """Run `task` on the refresher's threads, one at a time per key."""
         with self._lock:
             if key in self._refreshing:
                 return
             self._refreshing.add(key)
-        self._refresher.submit(self._refresh, key, owner, compute)
+        self._refresher.submit(task, key, owner, compute)
 
     def _refresh(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
         try:
