@@ -106,9 +106,6 @@ class SharedCache:
             self._fill(key, owner, compute)
         except Exception as exc:  # noqa: BLE001 - the page's own call computes it again and shows the error
             log.debug("prefetching %s failed: %s", owner.__name__, exc)
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
 
     def forget(self, owner: Cached[Any, Any] | None = None) -> None:
         """Drop one function's answers (all of them without `owner`); computations under way are not kept."""
@@ -157,7 +154,15 @@ class SharedCache:
             if key in self._refreshing:
                 return
             self._refreshing.add(key)
-        self._refresher.submit(task, key, owner, compute)
+
+        def run() -> None:
+            try:
+                task(key, owner, compute)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        self._refresher.submit(run)
 
     def _refresh(self, key: tuple[Hashable, ...], owner: Cached[Any, Any], compute: Callable[[], Any]) -> None:
         try:
@@ -165,17 +170,10 @@ class SharedCache:
                 self._compute(key, owner, compute)
         except Exception as exc:  # noqa: BLE001 - the kept answer stays until it expires; a visit then sees the error
             log.warning("refreshing %s in the background failed, the kept answer stays: %s", owner.__name__, exc)
-        finally:
-            with self._lock:
-                self._refreshing.discard(key)
 
 
 def _frozen(value: Any) -> Hashable:
     """A hashable stand-in for an argument: pydantic models (queries) by their fields."""
     if isinstance(value, BaseModel):
         return (type(value).__qualname__, value.model_dump_json())
-    if isinstance(value, list | tuple):
-        return tuple(_frozen(item) for item in value)
-    if isinstance(value, dict):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
     return value

@@ -47,7 +47,8 @@ if not value:
     st.info("Pick a narrative, a watchlist term or a hashtag (the Overview lists those trending now).")
     st.stop()
 
-queries.origin.prefetch(vigie.store, vigie.store_key, queries.subject_query(kind, value, since, until))  # side by side with the subject's
+filters = queries.subject_query(kind, value, since, until)
+queries.origin.prefetch(vigie.store, vigie.store_key, filters)  # computed side by side with the subject's aggregates
 view = queries.subject(vigie.store, vigie.store_key, kind, value, since, until)
 title = labels.get(value, value) if kind == "narrative" else value
 st.subheader(md(title))
@@ -107,7 +108,7 @@ def origin(query: PostQuery, key: str) -> None:
 
 
 st.subheader("Where it started")
-origin(queries.subject_query(kind, value, since, until), "subject")
+origin(filters, "subject")
 
 st.subheader("Copy-paste clusters")
 if view.clusters:
@@ -138,7 +139,7 @@ else:
     st.caption("No text of this subject was copied across two sources or more in this period.")
 
 st.subheader("Posts, newest first")
-query = queries.subject_query(kind, value, since, until).model_copy(update={"limit": PAGE_SIZE, "sort": "newest"})
+query = filters.model_copy(update={"limit": PAGE_SIZE, "sort": "newest"})
 pages = max(1, -(-view.total // PAGE_SIZE))
 page = st.pagination(pages, key=f"narrative-page-{queries.digest(query)}") if pages > 1 else 1
 result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (page - 1) * PAGE_SIZE}))
