@@ -23,7 +23,8 @@ costs Chromium 3 to 5 times the server's CPU). The browser process, which carrie
 Levels run one after the other on the same server, so the shared query cache carries over, as it does for analysts
 arriving at a running dashboard.
 
-Printed per level: steps timed, p50 and p95 of the answered time, p50, p95 and worst of the drawn time, error pages
+Printed per level: steps timed, p50 and p95 of the answered time, p50 and p95 of the server's own time (each page
+script's seconds as the server logs them, `dashboard.slow_page` set to 0s), p50, p95 and worst of the drawn time, error pages
 (an exception box, a step not drawn within 30 s, a session not open within 2 minutes), the CPU seconds the dashboard
 server and Chromium spent per step, the median opening and their CPU seconds per opening, the writer's rate against
 its rate alone, its posts per CPU-second against alone (near 1: the writer was slowed by sharing the cores, not by
@@ -41,6 +42,7 @@ import asyncio
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -98,6 +100,7 @@ POLL_MS = 50
 """How often a waiting step checks the page: every animation frame (Playwright's default) would make Chromium draw
 60 frames a second while it waits, the bench's own load."""
 TARGET_P95 = 2.0
+SERVER_TIME = re.compile(r"dashboard page \w+ took ([\d.]+) s in the server")
 
 
 def build(data_dir: Path, size: int) -> Path:
@@ -148,7 +151,7 @@ many posts the store holds."""
         trends.save()
         stored = store.count_posts(PostQuery(limit=0))
     config.mkdir(parents=True, exist_ok=True)
-    settings = {"log": {"file": None}, "alerts": {"lateness": f"{LATENESS.total_seconds():g}s"}}
+    settings = {"log": {"file": None}, "alerts": {"lateness": f"{LATENESS.total_seconds():g}s"}, "dashboard": {"slow_page": "0s"}}  # every page's time logged
     (config / "vigie.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     (config / "sources.yaml").write_text(yaml.safe_dump({"sources": [source_entry(source) for source in sources]}), encoding="utf-8")
     (config / "watchlists").mkdir(exist_ok=True)
@@ -363,9 +366,11 @@ class LevelRun:
     errors: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
     """CPU seconds of the server and of Chromium, while the sessions opened and while they stepped."""
+    server: list[float] = field(default_factory=list)
+    """Seconds of each page script the server ran while the sessions stepped (`server_times`)."""
 
 
-async def load(base: str, sessions: int, seconds: float, server: int, browser_nice: int, lockstep: bool, think: float) -> LevelRun:
+async def load(base: str, log: Path, sessions: int, seconds: float, server: int, browser_nice: int, lockstep: bool, think: float) -> LevelRun:
     """One level. The sessions open together; the `seconds` of steps start once they all have (opening the app is
     the browser's heaviest work, and analysts do it once a day)."""
     from playwright.async_api import async_playwright
@@ -378,7 +383,7 @@ async def load(base: str, sessions: int, seconds: float, server: int, browser_ni
             opened = await asyncio.gather(*(open_session(browser, base, WORDS[index % len(WORDS)], run, think) for index in range(sessions)))
             if browser_nice:
                 lower_renderers(browser_nice)
-            server_opened, browser_opened = cpu_seconds(server), browser_cpu()
+            server_opened, browser_opened, logged = cpu_seconds(server), browser_cpu(), log.stat().st_size
             until = time.perf_counter() + seconds
             await asyncio.gather(*(analyst.loop(until, 0 if lockstep else index) for index, analyst in enumerate(opened) if analyst is not None))
             run.cpu = {
@@ -387,6 +392,7 @@ async def load(base: str, sessions: int, seconds: float, server: int, browser_ni
                 "server, steps": cpu_seconds(server) - server_opened,
                 "browser, steps": browser_cpu() - browser_opened,
             }
+            run.server = server_times(log, logged)
         finally:
             await browser.close()
     return run
@@ -401,10 +407,23 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+def server_log(config: Path) -> Path:
+    """The server's output: an error page's traceback, and the time of each page's script (`dashboard.slow_page` 0s)."""
+    return config.parent / f"{config.name}.log"
+
+
+def server_times(log: Path, since: int) -> list[float]:
+    """Seconds of each page script the server ran since byte `since` of its log, as it logged them: the server's own
+    time, without the wait for the run to start or for its messages to reach the browser."""
+    with log.open("rb") as output:
+        output.seek(since)
+        return [float(match[1]) for match in SERVER_TIME.finditer(output.read().decode(errors="replace"))]
+
+
 def start_server(config: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIE_")} | {"VIGIE_CONFIG": str(config), "VIGIE_DATA_DIR": str(data_dir)}
-    log = (config.parent / f"{config.name}.log").open("wb")  # the server's output, for an error page's traceback
+    log = server_log(config).open("wb")
     server = subprocess.Popen([sys.executable, "-m", "vigie.cli", "dashboard", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -450,14 +469,14 @@ def main() -> int:
             f"\n{stored:,} posts; writer alone: {alone:,.0f} posts/s, {alone_per_cpu:,.0f} per CPU-second "
             f"(batches of {WRITE_BATCH}); {args.seconds:g} s per level; renderers at niceness {args.browser_nice}; {'lockstep' if args.lockstep else 'staggered'} visits; {f'{args.think:g} s' if args.think else 'no'} reading between steps; load average {os.getloadavg()[0]:.1f}"
         )
-        print(f"  {'':>8}{'':>7}{'answered':>16}{'drawn':>24}")
+        print(f"  {'':>8}{'':>7}{'answered':>16}{'server':>16}{'drawn':>24}")
         print(
-            f"  {'sessions':>8}{'steps':>7}{'p50':>8}{'p95':>8}{'p50':>8}{'p95':>8}{'worst':>8}{'errors':>8}{'CPU/step: server':>18}{'browser':>9}"
+            f"  {'sessions':>8}{'steps':>7}{'p50':>8}{'p95':>8}{'p50':>8}{'p95':>8}{'p50':>8}{'p95':>8}{'worst':>8}{'errors':>8}{'CPU/step: server':>18}{'browser':>9}"
             f"{'open':>7}{'CPU/open: server':>18}{'browser':>9}{'ingest':>11}{'vs alone':>10}{'per CPU-s':>11}{'load':>7}"
         )
         for sessions in args.levels:
             before, started, writer_cpu = written.value, time.perf_counter(), cpu_seconds(writer.pid)
-            run = asyncio.run(load(base, sessions, args.seconds, server.pid, args.browser_nice, args.lockstep, args.think))
+            run = asyncio.run(load(base, server_log(config), sessions, args.seconds, server.pid, args.browser_nice, args.lockstep, args.think))
             rate = (written.value - before) / (time.perf_counter() - started)
             per_cpu = (written.value - before) / (cpu_seconds(writer.pid) - writer_cpu)
             drawn = [t for name, values in run.times.items() if name != "open" for t in values]
@@ -465,7 +484,7 @@ def main() -> int:
             opens = run.times.get("open", [])
             steps = max(1, len(drawn))
             print(
-                f"  {sessions:>8}{len(drawn):>7}{median(answered):>7.2f}s{percentile(answered, 0.95):>7.2f}s{median(drawn):>7.2f}s{percentile(drawn, 0.95):>7.2f}s"
+                f"  {sessions:>8}{len(drawn):>7}{median(answered):>7.2f}s{percentile(answered, 0.95):>7.2f}s{median(run.server):>7.2f}s{percentile(run.server, 0.95):>7.2f}s{median(drawn):>7.2f}s{percentile(drawn, 0.95):>7.2f}s"
                 f"{max(drawn, default=float('nan')):>7.2f}s{len(run.errors):>8}"
                 f"{run.cpu['server, steps'] / steps:>17.2f}s{run.cpu['browser, steps'] / steps:>8.2f}s{median(opens):>6.1f}s"
                 f"{run.cpu['server, open'] / sessions:>17.2f}s{run.cpu['browser, open'] / sessions:>8.2f}s"

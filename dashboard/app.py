@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from dashboard import session
+from dashboard.timing import log_if_slow
 from dashboard.render import md
 from store import StoreError
 from store.base import StoreUnavailable
 
+started = time.perf_counter()
 st.set_page_config(page_title="Vigie", page_icon="🔭", layout="wide")
-st.session_state["vigie"] = session.start()
+vigie = st.session_state["vigie"] = session.start()
 
 page = st.navigation(
     [
@@ -29,3 +33,5 @@ except StoreUnavailable as exc:
     st.error(f"Store unavailable: {md(exc)}. Reload in a moment: the dashboard reconnects by itself, and crawls keep what they collect meanwhile.")
 except StoreError as exc:
     st.error(f"The store did not answer: {md(exc)}. Try again in a moment; the crawl keeps what it collects meanwhile.")
+finally:  # also when the page stops early (st.stop) or fails
+    log_if_slow(page.title, started, vigie.config.settings.dashboard.slow_page)

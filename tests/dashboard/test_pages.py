@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -468,3 +469,14 @@ def test_search_opens_when_an_odysee_source_has_no_tags(seeded: Seeded) -> None:
     app.run()
     _open(app, "views/search.py")
     assert "remede" in app.multiselect(key="search-tags").options
+
+
+@pytest.mark.parametrize(("slow_page", "logged"), [("0s", ["Overview", "Narrative"]), ("1h", [])])
+def test_a_page_slower_than_slow_page_is_logged_with_its_time(seeded: Seeded, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, slow_page: str, logged: list[str]) -> None:
+    monkeypatch.setenv("VIGIE_DASHBOARD__SLOW_PAGE", slow_page)
+    caplog.set_level(logging.WARNING, logger="vigie.dashboard")
+    at = AppTest.from_file(str(APP), default_timeout=30)
+    at.run()
+    _open(at, "views/narrative.py")
+    lines = [record.getMessage() for record in caplog.records if record.name == "vigie.dashboard"]
+    assert [re.fullmatch(r"dashboard page (\w+) took \d+\.\d\d s in the server \(dashboard.slow_page \d+ s\)", line)[1] for line in lines] == logged
