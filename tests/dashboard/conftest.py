@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import random
 import re
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from datetime import datetime, timedelta
@@ -24,16 +22,6 @@ from vigie.models import Alert, Author, Candidate, CrawlError, CrawlRun, Engagem
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 _MARKUP = re.compile(r"[`*_\\]+")
-
-
-@pytest.fixture(autouse=True)
-def _main_module_restored() -> Iterator[None]:
-    """Streamlit's AppTest runs its script as `__main__` and leaves it there; a later test of the same worker that
-    starts a multiprocessing forkserver (the crawl launcher) would have its children run that script again."""
-    main = sys.modules.get("__main__")
-    yield
-    if main is not None:
-        sys.modules["__main__"] = main
 
 
 HOSTILE_TEXT = (
