@@ -14,9 +14,10 @@ PRESETS: dict[str, timedelta] = {
     "Last 90 days": timedelta(days=90),
     "Last 365 days": timedelta(days=365),
 }
+DEFAULT = "Last 7 days"
 
 
-def pick(label: str, key: str, now: datetime, default: str = "Last 7 days") -> tuple[datetime, datetime]:
+def pick(label: str, key: str, now: datetime, default: str = DEFAULT) -> tuple[datetime, datetime]:
     choice = st.selectbox(label, list(PRESETS), index=list(PRESETS).index(default), key=key)
     return now - PRESETS[choice], now
 

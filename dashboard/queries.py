@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from alerts.rules import CANDIDATES, AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
@@ -25,7 +26,7 @@ from alerts.trends import TrendCache, floor
 from dashboard.cache import SharedCache
 from enrich.watchlists import load_watchlists
 from store.base import BucketCount, ClusterSummary, PostQuery, SearchResult, Store, TermCount
-from vigie.config import Config, parse_duration
+from vigie.config import Config, Source, parse_duration
 from vigie.models import Alert, AlertState, Candidate, CandidateState, CrawlRun, Post, SavedSearch, Subscription, utcnow
 
 CACHE_TTL_ENV = "VIGIE_DASHBOARD__CACHE_TTL"
@@ -36,6 +37,10 @@ TREND_WINDOW = DAY
 TREND_BASELINE = SPIKE_PARAMS.window
 TRENDING = 10
 NARRATIVE_TOP = 10
+POSTS_PAGE = 20
+"""Posts per page of the Narrative page."""
+ALERTS_SHOWN = 50
+"""Alerts listed per state on the Alerts page."""
 SOURCE_RATE_DAYS = 7
 
 cache = SharedCache(CACHE_TTL.total_seconds())
@@ -95,6 +100,12 @@ def interval_for(since: datetime, until: datetime) -> str:
 
 
 # ---------------------------------------------------------------- overview
+
+
+def overview_of(store: Store, store_key: str, config: Config, since: datetime, until: datetime, now: datetime) -> Overview:
+    """The Overview of a period, its trends read from the alert cycle's series when `vigie up` keeps them."""
+    alerting = config.settings.alerts
+    return overview(store, store_key, since, until, now, str(config.data_dir / alerting.trends_file), alerting.lateness)
 
 
 @cache
@@ -175,6 +186,21 @@ def _trends(hourly: dict[str, tuple[int, ...]], now: datetime) -> list[Trend]:
 def subject_query(kind: str, value: str, since: datetime, until: datetime) -> PostQuery:
     field_name = {"narrative": "narratives", "term": "terms", "hashtag": "hashtags"}[kind]
     return PostQuery(since=since, until=until, limit=0, **{field_name: (value,)})
+
+
+def posts_page(filters: PostQuery) -> PostQuery:
+    """The first page of a subject's posts, newest first."""
+    return filters.model_copy(update={"limit": POSTS_PAGE, "sort": "newest"})
+
+
+def cluster_query(cluster_id: str, until: datetime) -> PostQuery:
+    """A copy-paste cluster's posts up to the end of the period, wherever it started."""
+    return PostQuery(cluster_id=cluster_id, until=until)
+
+
+def sample_post_ids(alert: Alert) -> tuple[str, ...]:
+    """The posts an alert's evidence shows."""
+    return tuple(str(post_id) for post_id in (alert.evidence.get("sample_post_ids") or [])[:5])
 
 
 @cache
@@ -317,6 +343,11 @@ def posts(_store: Store, store_key: str, post_ids: tuple[str, ...]) -> list[Post
 
 
 # ---------------------------------------------------------------- sources and subscriptions
+
+
+def source_specs(sources: Iterable[Source]) -> tuple[tuple[str, str, float], ...]:
+    """What `source_health` needs of configured sources: id, platform, crawl interval in seconds."""
+    return tuple((source.id, source.platform, source.every.total_seconds()) for source in sources)
 
 
 @cache

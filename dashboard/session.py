@@ -52,8 +52,12 @@ class Session:
             return AlertsFile()
 
     def now(self) -> datetime:
-        """The end of the current hour (UTC): queries made within the hour share their cached results."""
-        return utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        return hour_end()
+
+
+def hour_end() -> datetime:
+    """The end of the current hour (UTC), the pages' "now": queries made within the hour share their cached results."""
+    return utcnow().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,5 +1,6 @@
-"""How long each page's script took in the server, logged when slow: what an analyst waited for, whatever their
-browser then spends drawing it, so an operator sees which page needs a look before anyone complains."""
+"""How long each page's script took in the server, logged when slow: the part of an analyst's wait that the page's
+own work costs, whatever their browser then spends drawing it, so an operator sees which page needs a look before
+anyone complains."""
 
 from __future__ import annotations
 

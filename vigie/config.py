@@ -328,6 +328,7 @@ class DashboardSettings(_Section):
     trust_proxy_auth: bool = Field(False, description="Behind a reverse proxy that authenticates users: serve any address without a password (see docs/dashboard.md).")
     cache_ttl: Duration = Field(timedelta(seconds=30), description="Pages share each query's answer for this long, or for 60 times what computing it took when longer; then the next visit gets it at once while it is asked again in the background, and no answer older than twice that is shown.")
     slow_page: Duration = Field(timedelta(seconds=2), description="A page whose script takes longer than this is logged at WARNING with the page and its seconds (0s logs every page, to measure them).")
+    warm_first_views: bool = Field(True, description="Keep what the Overview, the first narrative, Sources and Alerts show before any choice computed in the background, so nobody waits for them after a restart or on the hour.")
 
     @field_validator("timezone")
     @classmethod

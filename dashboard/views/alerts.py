@@ -14,7 +14,6 @@ from vigie.models import Alert
 
 STATES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
 BUTTONS = {"open": ("acknowledged", "resolved"), "acknowledged": ("resolved", "reopened"), "resolved": ("reopened",)}
-SHOWN = 50
 # Evidence lists the alert cycle stores as [{"value", "count"}] (alerts/cycle.py). Notes in a page script are
 # comments: Streamlit's magic would show a bare string on the page (the server runs with magic off, AppTest does not).
 EVIDENCE_TOPS = {"top_sources": "Top sources", "top_authors": "Top authors", "platforms": "Platforms"}
@@ -27,8 +26,8 @@ linked = queries.alert(vigie.store, vigie.store_key, linked_id) if linked_id els
 if linked_id and linked is None:
     st.warning(f"No alert {md(linked_id)} in the store: the list below shows the others.")
 state = st.segmented_control("State", list(STATES), format_func=STATES.get, default="open", key="alerts-state") or "open"
-alerts = queries.alerts(vigie.store, vigie.store_key, (state,), SHOWN)
-more = " (the most recent ones)" if len(alerts) == SHOWN else ""
+alerts = queries.alerts(vigie.store, vigie.store_key, (state,), queries.ALERTS_SHOWN)
+more = " (the most recent ones)" if len(alerts) == queries.ALERTS_SHOWN else ""
 st.caption(f"{len(alerts)} {STATES[state].lower()} alert(s){more}, most recently updated first; times in {md(vigie.zone.key)}.")
 
 
@@ -47,7 +46,7 @@ def evidence(alert: Alert) -> None:
         if rows:
             column.markdown(f"**{title}**")
             column.dataframe(pd.DataFrame({"value": [str(row.get("value")) for row in rows], "posts": [row.get("count") for row in rows]}), hide_index=True, width="stretch")
-    sample_ids = tuple(str(post_id) for post_id in (alert.evidence.get("sample_post_ids") or [])[:5])
+    sample_ids = queries.sample_post_ids(alert)
     if sample_ids:
         st.markdown("**Sample posts**")
         for post in queries.posts(vigie.store, vigie.store_key, sample_ids):

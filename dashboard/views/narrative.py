@@ -11,7 +11,6 @@ from dashboard.render import local_time, md, opened, post_card
 from dashboard.session import current
 from store.base import PostQuery, TermCount
 
-PAGE_SIZE = 20
 KINDS = {"narrative": "Narrative", "term": "Watchlist term", "hashtag": "Hashtag"}
 TOP_TITLES = {"source": "Top sources", "author": "Top authors", "hashtag": "Top hashtags", "domain": "Top linked domains", "narrative": "Co-occurring narratives"}
 
@@ -134,14 +133,14 @@ if view.clusters:
                 post_card(post, vigie.zone, key="cluster")
     picked = st.selectbox("Where a cluster started", [c.cluster_id for c in view.clusters], key="origin-cluster")
     if picked:
-        origin(PostQuery(cluster_id=picked, until=until), "cluster")
+        origin(queries.cluster_query(picked, until), "cluster")
 else:
     st.caption("No text of this subject was copied across two sources or more in this period.")
 
 st.subheader("Posts, newest first")
-query = filters.model_copy(update={"limit": PAGE_SIZE, "sort": "newest"})
-pages = max(1, -(-view.total // PAGE_SIZE))
+query = queries.posts_page(filters)
+pages = max(1, -(-view.total // queries.POSTS_PAGE))
 page = st.pagination(pages, key=f"narrative-page-{queries.digest(query)}") if pages > 1 else 1
-result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (page - 1) * PAGE_SIZE}))
+result = queries.search(vigie.store, vigie.store_key, query.model_copy(update={"offset": (page - 1) * queries.POSTS_PAGE}))
 for hit in result.hits:
     post_card(hit.post, vigie.zone, key="narrative")

@@ -16,10 +16,8 @@ SPARKLINE = f"{queries.TREND_BASELINE.days + 1} days"
 
 st.title("Overview")
 since, until = periods.pick("Period", "overview-period", now)
-alerting = vigie.config.settings.alerts
-data = queries.overview(vigie.store, vigie.store_key, since, until, now, str(vigie.config.data_dir / alerting.trends_file), alerting.lateness)
-sources = tuple((s.id, s.platform, s.every.total_seconds()) for s in vigie.config.sources if s.enabled)
-health = queries.source_health(vigie.store, vigie.store_key, sources, now)
+data = queries.overview_of(vigie.store, vigie.store_key, vigie.config, since, until, now)
+health = queries.source_health(vigie.store, vigie.store_key, queries.source_specs(s for s in vigie.config.sources if s.enabled), now)
 failing = [h for h in health if h.problem]
 alerted = {(alert.subject_type, alert.subject) for alert in data.open_alerts}
 

@@ -21,8 +21,7 @@ if not configured:
 platforms = sorted({s.platform for s in configured})
 shown = st.multiselect("Platform", platforms, key="sources-platforms") or platforms
 problems_only = st.toggle("Only sources needing a look", key="sources-problems")
-sources = tuple((s.id, s.platform, s.every.total_seconds()) for s in configured if s.platform in shown)
-health = {h.source_id: h for h in queries.source_health(vigie.store, vigie.store_key, sources, now)}
+health = {h.source_id: h for h in queries.source_health(vigie.store, vigie.store_key, queries.source_specs(s for s in configured if s.platform in shown), now)}
 rates = queries.posts_per_day(vigie.store, vigie.store_key, now)
 rows = [(source, health[source.id]) for source in configured if source.id in health]
 if problems_only:
