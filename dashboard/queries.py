@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any, Literal
 
 from alerts.rules import CANDIDATES, AlertsFile, EmergingRule, SpikeRule, load_alerts, search_rule_id as implicit_rule_id, subscriptions as merge_subscriptions
