@@ -35,7 +35,7 @@ from bench.corpus import DEFAULT_END, generate_posts  # noqa: E402
 from dashboard import queries  # noqa: E402
 from alerts.trends import TrendCache  # noqa: E402
 from store.base import PostQuery, Store  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from store.sqlite import SQLiteStore, database_files  # noqa: E402
 from vigie.config import load_config  # noqa: E402
 from vigie.models import Alert, CrawlError, CrawlRun, Subscription  # noqa: E402
 
@@ -96,7 +96,7 @@ def sqlite_store(size: int) -> tuple[Store, str]:
     if not path.exists():
         print(f"building the {size:,}-post store (once; kept in {path})", file=sys.stderr)
         partial = path.with_suffix(".partial")
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        for leftover in database_files(partial):
             leftover.unlink(missing_ok=True)
         with SQLiteStore(partial) as store:
             build(store, size)

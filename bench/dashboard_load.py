@@ -68,7 +68,7 @@ from bench.processes import children, cmdline, descendants  # noqa: E402
 from store.base import PostQuery  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from store.sqlite import SQLiteStore  # noqa: E402
+from store.sqlite import SQLiteStore, database_files  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
 from vigie.models import Alert, CrawlError, CrawlRun, utcnow  # noqa: E402
 
@@ -110,7 +110,7 @@ def build(data_dir: Path, size: int) -> Path:
     if not built.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         partial = data_dir / "building.db"
-        for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        for leftover in database_files(partial):
             leftover.unlink(missing_ok=True)
         started = time.perf_counter()
         now = utcnow()
@@ -128,8 +128,8 @@ def build(data_dir: Path, size: int) -> Path:
             connection.execute("PRAGMA journal_mode=DELETE")  # the WAL folded in: one file to copy
         partial.rename(built)
         print(f"built {size:,} posts in {time.perf_counter() - started:.0f} s ({built})", file=sys.stderr)
-    for suffix in ("-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    for leftover in database_files(database):
+        leftover.unlink(missing_ok=True)
     shutil.copyfile(built, database)
     return database
 

@@ -25,7 +25,6 @@ page. In a pair of `bench/dashboard_load.py --think 10` runs (ten analysts, 1M p
 request to its last message sent went from 2.81 s to 0.97 s."""
 
 
-
 @asynccontextmanager
 async def first_views_kept_warm(_app: Any) -> AsyncIterator[None]:
     """While the server runs (`dashboard.warm_first_views`)."""

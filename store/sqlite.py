@@ -153,6 +153,11 @@ def _statements(script: str) -> Iterator[str]:
 _Stateful = TypeVar("_Stateful", Alert, Candidate)
 
 
+def database_files(path: Path) -> tuple[Path, Path, Path]:
+    """The database and the WAL and shared-memory files SQLite keeps beside it: a copy or removal takes all three."""
+    return path, Path(f"{path}-wal"), Path(f"{path}-shm")
+
+
 class SQLiteStore(Store):
     """Posts and everything else Vigie keeps, in one SQLite file."""
 
